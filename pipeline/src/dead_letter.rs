@@ -1,0 +1,95 @@
+//! [`DeadLetter`]: input wardstream could not turn into an observation, kept with the reason.
+//!
+//! Nothing is dropped silently: every rejected payload or record becomes a dead letter in the
+//! `dead_letters` table (with the raw bytes) and increments a per-reason counter.
+
+use std::sync::Arc;
+
+use crate::reading::Source;
+use crate::time::Micros;
+
+/// Why input was rejected; stored in the `reason` column as [`Reason::as_str`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Reason {
+    /// The payload is not valid for its format (e.g. not SenML JSON).
+    InvalidPayload,
+    /// A record carries no value.
+    MissingValue,
+    /// The value is a string, boolean or data, not a number.
+    NonNumericValue,
+    /// The value is NaN or infinite.
+    NonFiniteValue,
+    /// The name is not a catalogue metric or alias.
+    UnknownMetric,
+    /// The unit is unknown or does not measure the metric's quantity.
+    UnknownUnit,
+    /// The time cannot be represented.
+    InvalidTime,
+    /// The payload declares a format version newer than wardstream understands.
+    UnsupportedVersion,
+    /// No device id could be derived.
+    UnknownDevice,
+}
+
+impl Reason {
+    /// Every reason, in counter order.
+    pub const ALL: [Reason; 9] = [
+        Reason::InvalidPayload,
+        Reason::MissingValue,
+        Reason::NonNumericValue,
+        Reason::NonFiniteValue,
+        Reason::UnknownMetric,
+        Reason::UnknownUnit,
+        Reason::InvalidTime,
+        Reason::UnsupportedVersion,
+        Reason::UnknownDevice,
+    ];
+
+    /// The name stored in the `reason` column and used in metrics.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Reason::InvalidPayload => "invalid_payload",
+            Reason::MissingValue => "missing_value",
+            Reason::NonNumericValue => "non_numeric_value",
+            Reason::NonFiniteValue => "non_finite_value",
+            Reason::UnknownMetric => "unknown_metric",
+            Reason::UnknownUnit => "unknown_unit",
+            Reason::InvalidTime => "invalid_time",
+            Reason::UnsupportedVersion => "unsupported_version",
+            Reason::UnknownDevice => "unknown_device",
+        }
+    }
+
+    /// Position in [`Reason::ALL`], for counter arrays.
+    pub const fn index(self) -> usize {
+        self as usize
+    }
+}
+
+impl std::fmt::Display for Reason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A rejected payload or record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    /// When wardstream received it (µs, UTC).
+    pub received_at: Micros,
+    /// The transport it came by.
+    pub source: Source,
+    /// Where on that transport (MQTT topic, port, …).
+    pub origin: Arc<str>,
+    /// The device, when it could be determined.
+    pub device_id: Option<Arc<str>>,
+    /// The record's name as sent, for record-level rejections.
+    pub source_name: Option<String>,
+    /// Why it was rejected.
+    pub reason: Reason,
+    /// A human-readable explanation (which name, which unit, the parser's message).
+    pub detail: String,
+    /// The whole message as received.
+    pub payload: Arc<[u8]>,
+}

@@ -1,0 +1,221 @@
+//! The [`Normaliser`]: a [`RawReading`] becomes an [`Observation`] (catalogue metric, canonical
+//! unit, plausibility status, source fields kept) or a [`DeadLetter`] saying why not.
+//!
+//! Rules, in order:
+//! 1. the value must be a number (`non_numeric_value`) and finite (`non_finite_value`);
+//! 2. the name must be a catalogue metric, MDC id/code or alias (`unknown_metric`);
+//! 3. a unit, when sent, must be one that measures the metric's quantity (`unknown_unit`); it is
+//!    converted into the metric's canonical UCUM unit. A reading without a unit is taken to be in
+//!    the metric's canonical unit (the catalogue gives each metric exactly one), and keeps
+//!    `source_unit` null so that this can be audited;
+//! 4. a value outside the metric's plausible range is stored with status `implausible`.
+
+use std::sync::Arc;
+
+use crate::catalogue::Catalogue;
+use crate::dead_letter::{DeadLetter, Reason};
+use crate::flow::{IngestBatch, StoreBatch};
+use crate::observation::{Observation, Status};
+use crate::reading::{RawReading, RawValue};
+use crate::stats::PipelineStats;
+use crate::units;
+
+/// Turns raw readings into observations or dead letters. Cheap to clone; shares the catalogue.
+#[derive(Debug, Clone)]
+pub struct Normaliser {
+    catalogue: Arc<Catalogue>,
+}
+
+impl Normaliser {
+    /// A normaliser over `catalogue`.
+    pub fn new(catalogue: Arc<Catalogue>) -> Normaliser {
+        Normaliser { catalogue }
+    }
+
+    /// The catalogue it resolves names with.
+    pub fn catalogue(&self) -> &Arc<Catalogue> {
+        &self.catalogue
+    }
+
+    /// Normalises one reading.
+    pub fn normalise(&self, raw: RawReading) -> Result<Observation, Box<DeadLetter>> {
+        let value = match raw.value {
+            RawValue::Number(v) if v.is_finite() => v,
+            RawValue::Number(v) => return Err(reject(raw, Reason::NonFiniteValue, format!("value {v} is not finite"))),
+            RawValue::Text(_) | RawValue::Bool(_) | RawValue::Data(_) => {
+                let kind = value_kind(&raw.value);
+                return Err(reject(raw, Reason::NonNumericValue, format!("value is a {kind}, not a number")));
+            }
+        };
+        let Some(metric) = self.catalogue.lookup(&raw.name) else {
+            let detail = format!("{:?} is not a catalogue metric or alias", raw.name);
+            return Err(reject(raw, Reason::UnknownMetric, detail));
+        };
+        let converted = match raw.unit.as_deref() {
+            None => value,
+            Some(unit) => match units::convert(value, unit, &metric.unit) {
+                Some(v) => v,
+                None => {
+                    let why = if units::lookup(unit).is_some() { "does not measure" } else { "is not a known unit for" };
+                    let detail = format!("unit {unit:?} {why} {} ({})", metric.name, metric.unit);
+                    return Err(reject(raw, Reason::UnknownUnit, detail));
+                }
+            },
+        };
+        let status = if (metric.plausible_min..=metric.plausible_max).contains(&converted) {
+            Status::Valid
+        } else {
+            Status::Implausible
+        };
+        Ok(Observation {
+            time: raw.device_time,
+            device_time: raw.device_time,
+            received_at: raw.received_at,
+            device_id: raw.device_id,
+            metric: Arc::clone(metric),
+            value: converted,
+            source_name: raw.name,
+            source_value: value,
+            source_unit: raw.unit,
+            status,
+            patient_id: None,
+            encounter_id: None,
+            ward: None,
+            bed: None,
+            source: raw.source,
+        })
+    }
+
+    /// Normalises a batch into `out`, counting every outcome in `stats`.
+    pub fn normalise_batch(&self, batch: IngestBatch, out: &mut StoreBatch, stats: &PipelineStats) {
+        let mut implausible = 0;
+        let received = batch.readings.len() as u64;
+        for dl in batch.dead_letters {
+            stats.count_dead_letter(dl.reason);
+            out.dead_letters.push(dl);
+        }
+        let before = out.observations.len();
+        out.observations.reserve(batch.readings.len());
+        for raw in batch.readings {
+            match self.normalise(raw) {
+                Ok(obs) => {
+                    implausible += u64::from(obs.status == Status::Implausible);
+                    out.observations.push(obs);
+                }
+                Err(dl) => {
+                    stats.count_dead_letter(dl.reason);
+                    out.dead_letters.push(*dl);
+                }
+            }
+        }
+        stats.count_normalised(received, (out.observations.len() - before) as u64, implausible);
+    }
+}
+
+fn value_kind(v: &RawValue) -> &'static str {
+    match v {
+        RawValue::Number(_) => "number",
+        RawValue::Text(_) => "string",
+        RawValue::Bool(_) => "boolean",
+        RawValue::Data(_) => "data value",
+    }
+}
+
+fn reject(raw: RawReading, reason: Reason, detail: String) -> Box<DeadLetter> {
+    Box::new(DeadLetter {
+        received_at: raw.received_at,
+        source: raw.source,
+        origin: raw.origin,
+        device_id: Some(raw.device_id),
+        source_name: Some(raw.name),
+        reason,
+        detail,
+        payload: raw.raw,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::reading::Source;
+
+    fn raw(name: &str, value: RawValue, unit: Option<&str>) -> RawReading {
+        RawReading {
+            device_id: Arc::from("dev-1"),
+            name: name.into(),
+            value,
+            unit: unit.map(Into::into),
+            device_time: 1_000_000,
+            received_at: 2_000_000,
+            source: Source::Mqtt,
+            origin: Arc::from("ward/dev-1"),
+            raw: Arc::from(&b"payload"[..]),
+        }
+    }
+
+    fn normaliser() -> Normaliser {
+        Normaliser::new(Arc::new(Catalogue::builtin()))
+    }
+
+    #[test]
+    fn a_known_alias_and_unit_become_the_catalogue_metric_in_its_canonical_unit() {
+        let obs = normaliser().normalise(raw("NBPSys", RawValue::Number(16.0), Some("kPa"))).unwrap();
+        assert_eq!(obs.metric.name, "nibp_sys");
+        assert!((obs.value - 120.009_852_135_305).abs() < 1e-9);
+        assert_eq!((obs.source_name.as_str(), obs.source_value, obs.source_unit.as_deref()), ("NBPSys", 16.0, Some("kPa")));
+        assert_eq!((obs.time, obs.device_time, obs.received_at), (1_000_000, 1_000_000, 2_000_000));
+        assert_eq!(obs.status, Status::Valid);
+    }
+
+    #[test]
+    fn a_missing_unit_is_the_canonical_unit_and_stays_null_at_the_source() {
+        let obs = normaliser().normalise(raw("SpO2", RawValue::Number(97.0), None)).unwrap();
+        assert_eq!((obs.value, obs.source_unit), (97.0, None));
+    }
+
+    #[test]
+    fn an_out_of_range_value_is_kept_and_flagged_implausible() {
+        let obs = normaliser().normalise(raw("HR", RawValue::Number(400.0), Some("/min"))).unwrap();
+        assert_eq!((obs.value, obs.status), (400.0, Status::Implausible));
+    }
+
+    #[test]
+    fn rejections_carry_their_reason_and_the_raw_payload() {
+        let n = normaliser();
+        let cases = [
+            (raw("voltage", RawValue::Number(1.0), Some("V")), Reason::UnknownMetric),
+            (raw("HR", RawValue::Number(1.0), Some("furlong")), Reason::UnknownUnit),
+            (raw("HR", RawValue::Number(1.0), Some("kPa")), Reason::UnknownUnit),
+            (raw("HR", RawValue::Text("high".into()), None), Reason::NonNumericValue),
+            (raw("HR", RawValue::Bool(true), None), Reason::NonNumericValue),
+            (raw("HR", RawValue::Number(f64::NAN), None), Reason::NonFiniteValue),
+            (raw("HR", RawValue::Number(f64::INFINITY), None), Reason::NonFiniteValue),
+        ];
+        for (reading, reason) in cases {
+            let dl = n.normalise(reading).unwrap_err();
+            assert_eq!(dl.reason, reason, "{}", dl.detail);
+            assert_eq!(&*dl.payload, b"payload");
+            assert_eq!(dl.device_id.as_deref(), Some("dev-1"));
+        }
+    }
+
+    #[test]
+    fn a_batch_counts_every_outcome() {
+        let stats = PipelineStats::default();
+        let mut out = StoreBatch::default();
+        let batch = IngestBatch {
+            readings: vec![
+                raw("HR", RawValue::Number(70.0), None),
+                raw("HR", RawValue::Number(999.0), None),
+                raw("nope", RawValue::Number(1.0), None),
+            ],
+            dead_letters: vec![],
+        };
+        normaliser().normalise_batch(batch, &mut out, &stats);
+        assert_eq!((out.observations.len(), out.dead_letters.len()), (2, 1));
+        let snap = stats.snapshot();
+        assert_eq!((snap.readings_received, snap.observations, snap.implausible), (3, 2, 1));
+        assert_eq!(snap.dead_letters_by_reason(Reason::UnknownMetric), 1);
+        assert_eq!(snap.dead_letters, 1);
+    }
+}
