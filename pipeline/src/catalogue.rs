@@ -219,9 +219,16 @@ mod tests {
     fn every_mimic2_numerics_header_name_maps_to_its_metric() {
         let c = Catalogue::builtin();
         let expected = [
-            ("HR", "heart_rate"), ("ABPSys", "abp_sys"), ("ABPDias", "abp_dia"), ("ABPMean", "abp_mean"),
-            ("PULSE", "pulse_rate_spo2"), ("RESP", "resp_rate"), ("SpO2", "spo2"),
-            ("NBPSys", "nibp_sys"), ("NBPDias", "nibp_dia"), ("NBPMean", "nibp_mean"),
+            ("HR", "heart_rate"),
+            ("ABPSys", "abp_sys"),
+            ("ABPDias", "abp_dia"),
+            ("ABPMean", "abp_mean"),
+            ("PULSE", "pulse_rate_spo2"),
+            ("RESP", "resp_rate"),
+            ("SpO2", "spo2"),
+            ("NBPSys", "nibp_sys"),
+            ("NBPDias", "nibp_dia"),
+            ("NBPMean", "nibp_mean"),
         ];
         for (alias, metric) in expected {
             assert_eq!(c.lookup(alias).map(|m| m.name.as_str()), Some(metric), "{alias}");

@@ -149,7 +149,8 @@ impl Pipeline {
         drop(out_tx);
         let s = Arc::clone(&stats);
         let tick = config.tick;
-        let writer = std::thread::Builder::new().name("writer".into()).spawn(move || writer_loop(&out_rx, sink, tick, &s))?;
+        let writer =
+            std::thread::Builder::new().name("writer".into()).spawn(move || writer_loop(&out_rx, sink, tick, &s))?;
         Ok(Pipeline { inlet: Inlet { tx: in_tx, stats: Arc::clone(&stats) }, workers, writer, stats })
     }
 
@@ -190,7 +191,12 @@ fn normalise_loop(rx: &Receiver<IngestBatch>, tx: &Sender<StoreBatch>, n: &Norma
     }
 }
 
-fn writer_loop<S: Sink>(rx: &Receiver<StoreBatch>, mut sink: S, tick: Duration, stats: &PipelineStats) -> Result<(), SinkError> {
+fn writer_loop<S: Sink>(
+    rx: &Receiver<StoreBatch>,
+    mut sink: S,
+    tick: Duration,
+    stats: &PipelineStats,
+) -> Result<(), SinkError> {
     let mut last_tick = Instant::now();
     loop {
         match rx.recv_timeout(tick) {

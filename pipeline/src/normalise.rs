@@ -56,7 +56,8 @@ impl Normaliser {
             Some(unit) => match units::convert(value, unit, &metric.unit) {
                 Some(v) => v,
                 None => {
-                    let why = if units::lookup(unit).is_some() { "does not measure" } else { "is not a known unit for" };
+                    let why =
+                        if units::lookup(unit).is_some() { "does not measure" } else { "is not a known unit for" };
                     let detail = format!("unit {unit:?} {why} {} ({})", metric.name, metric.unit);
                     return Err(reject(raw, Reason::UnknownUnit, detail));
                 }
@@ -162,7 +163,10 @@ mod tests {
         let obs = normaliser().normalise(raw("NBPSys", RawValue::Number(16.0), Some("kPa"))).unwrap();
         assert_eq!(obs.metric.name, "nibp_sys");
         assert!((obs.value - 120.009_852_135_305).abs() < 1e-9);
-        assert_eq!((obs.source_name.as_str(), obs.source_value, obs.source_unit.as_deref()), ("NBPSys", 16.0, Some("kPa")));
+        assert_eq!(
+            (obs.source_name.as_str(), obs.source_value, obs.source_unit.as_deref()),
+            ("NBPSys", 16.0, Some("kPa"))
+        );
         assert_eq!((obs.time, obs.device_time, obs.received_at), (1_000_000, 1_000_000, 2_000_000));
         assert_eq!(obs.status, Status::Valid);
     }

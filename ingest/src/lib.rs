@@ -1,0 +1,27 @@
+//! # wardstream-ingest: the `wardstream` binary's building blocks
+//!
+//! - [`config::Config`]: the service configuration (TOML, `deny_unknown_fields`), with a commented
+//!   example printed by `wardstream config example`.
+//! - [`service::Service`]: starts the Parquet store, the hot path and the MQTT drivers in
+//!   dependency order, and stops them in reverse order, flushing everything buffered.
+//! - [`broker::EmbeddedBroker`]: an in-process rumqttd MQTT broker on a loopback port, for the demo.
+//! - [`demo`]: `wardstream demo`, a simulated ward replaying real ICU numerics end to end.
+//! - [`query`]: `wardstream query`, SQL over the stored tables.
+//!
+//! Domain logic lives below, in `wardstream-pipeline`, `wardstream-protocols` and
+//! `wardstream-storage`; this crate wires them together.
+//!
+//! ```
+//! let config: wardstream_ingest::config::Config = toml::from_str(wardstream_ingest::config::EXAMPLE)?;
+//! assert_eq!(config.mqtt.len(), 1);
+//! # Ok::<(), toml::de::Error>(())
+//! ```
+
+pub mod broker;
+pub mod config;
+pub mod demo;
+pub mod query;
+pub mod service;
+
+pub use config::Config;
+pub use service::{Service, ServiceStats};

@@ -1,0 +1,240 @@
+//! [`MqttConfig`]: how the MQTT driver connects, what it subscribes to, and how it finds device
+//! ids. Deserialised from the service configuration (e.g. a `[mqtt]` TOML table).
+
+use std::time::Duration;
+
+use rumqttc::{MqttOptions, QoS};
+use serde::Deserialize;
+
+use super::Error;
+use crate::senml::{DeviceIdFrom, DeviceIdRule};
+
+const fn default_qos() -> u8 {
+    1
+}
+const fn default_device_topic_level() -> usize {
+    2
+}
+const fn default_keep_alive_secs() -> u64 {
+    30
+}
+const fn default_max_packet_bytes() -> usize {
+    1024 * 1024
+}
+const fn default_inflight() -> u16 {
+    100
+}
+const fn default_clean_session() -> bool {
+    true
+}
+/// The broker address used when none is configured.
+pub const DEFAULT_URL: &str = "mqtt://127.0.0.1:1883";
+/// The client id used when none is configured.
+pub const DEFAULT_CLIENT_ID: &str = "wardstream";
+/// The topic filter subscribed to when none is configured.
+pub const DEFAULT_TOPIC: &str = "wardstream/#";
+/// The port of `mqtt://` and `tcp://` URLs without one.
+pub const DEFAULT_PORT: u16 = 1883;
+
+/// The MQTT source's configuration. Every field has a default.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MqttConfig {
+    /// The broker: `mqtt://host[:port]` or `tcp://host[:port]` (port 1883 by default; IPv6 hosts
+    /// in brackets). TLS (`mqtts://`) is not supported yet.
+    pub url: String,
+    /// The MQTT client id. Must be unique per broker: a second client with the same id
+    /// disconnects the first.
+    pub client_id: String,
+    /// Topic filters to subscribe to (`+` and `#` wildcards allowed).
+    pub topics: Vec<String>,
+    /// Subscription QoS: 0 (at most once), 1 (at least once) or 2 (exactly once).
+    pub qos: u8,
+    /// Where device ids come from: `name` (the SenML name, falling back to the topic) or
+    /// `topic` (always the topic level). See the device-id rule in `senml::device`.
+    pub device_id_from: DeviceIdFrom,
+    /// The 0-based topic level holding the device id: 2 for `wardstream/<ward>/<device>/...`.
+    pub device_topic_level: usize,
+    /// MQTT keep-alive interval in seconds (0 disables pings; at most 65535).
+    pub keep_alive_secs: u64,
+    /// Largest MQTT packet accepted or sent, in bytes (both directions). A larger message
+    /// breaks the connection, so keep this above the largest pack a device sends.
+    pub max_packet_bytes: usize,
+    /// Most QoS 1/2 messages in flight (unacknowledged) at once.
+    pub inflight: u16,
+    /// Start a clean session on every connect (messages published while disconnected are
+    /// lost). A persistent session (`false`) comes with acknowledgement after storage.
+    pub clean_session: bool,
+}
+
+impl Default for MqttConfig {
+    fn default() -> Self {
+        MqttConfig {
+            url: DEFAULT_URL.to_owned(),
+            client_id: DEFAULT_CLIENT_ID.to_owned(),
+            topics: vec![DEFAULT_TOPIC.to_owned()],
+            qos: default_qos(),
+            device_id_from: DeviceIdFrom::default(),
+            device_topic_level: default_device_topic_level(),
+            keep_alive_secs: default_keep_alive_secs(),
+            max_packet_bytes: default_max_packet_bytes(),
+            inflight: default_inflight(),
+            clean_session: default_clean_session(),
+        }
+    }
+}
+
+impl MqttConfig {
+    /// A configuration for tests: the defaults, pointed at `url`, with a 5 s keep-alive.
+    pub fn test_config(url: &str) -> MqttConfig {
+        MqttConfig { url: url.to_owned(), keep_alive_secs: 5, ..MqttConfig::default() }
+    }
+
+    /// The device-id rule these settings describe.
+    pub fn device_id_rule(&self) -> DeviceIdRule {
+        DeviceIdRule { from: self.device_id_from, topic_level: self.device_topic_level }
+    }
+
+    /// The subscription QoS.
+    pub fn qos(&self) -> Result<QoS, Error> {
+        match self.qos {
+            0 => Ok(QoS::AtMostOnce),
+            1 => Ok(QoS::AtLeastOnce),
+            2 => Ok(QoS::ExactlyOnce),
+            other => Err(invalid("qos", format!("{other} is not 0, 1 or 2"))),
+        }
+    }
+
+    /// Checks every field and builds the rumqttc options.
+    pub fn mqtt_options(&self) -> Result<MqttOptions, Error> {
+        let (host, port) = parse_url(&self.url)?;
+        self.qos()?;
+        if self.client_id.is_empty() {
+            return Err(invalid("client_id", "must not be empty".into()));
+        }
+        if self.topics.is_empty() || self.topics.iter().any(String::is_empty) {
+            return Err(invalid("topics", "needs at least one non-empty topic filter".into()));
+        }
+        if self.keep_alive_secs > u64::from(u16::MAX) {
+            return Err(invalid("keep_alive_secs", format!("{} is above 65535", self.keep_alive_secs)));
+        }
+        if self.max_packet_bytes == 0 || self.inflight == 0 {
+            return Err(invalid("max_packet_bytes/inflight", "must be above 0".into()));
+        }
+        let mut options = MqttOptions::new(self.client_id.clone(), host, port);
+        options
+            .set_keep_alive(Duration::from_secs(self.keep_alive_secs))
+            .set_max_packet_size(self.max_packet_bytes, self.max_packet_bytes)
+            .set_inflight(self.inflight)
+            .set_clean_session(self.clean_session)
+            // Room for the subscribe and disconnect requests, and for manual acks of a full
+            // inflight window once acks wait for storage (PITFALLS: never block on this channel).
+            .set_request_channel_capacity(usize::from(self.inflight) + 16);
+        Ok(options)
+    }
+}
+
+fn invalid(field: &'static str, message: String) -> Error {
+    Error::InvalidConfig { field, message }
+}
+
+/// `mqtt://host[:port]` or `tcp://host[:port]` → (host, port).
+pub fn parse_url(url: &str) -> Result<(String, u16), Error> {
+    let bad = |why: &str| invalid("url", format!("{url:?}: {why}"));
+    let (scheme, rest) = url.split_once("://").ok_or_else(|| bad("expected mqtt://host:port"))?;
+    match scheme {
+        "mqtt" | "tcp" => {}
+        "mqtts" | "ssl" | "tls" => return Err(bad("TLS is not supported yet")),
+        _ => return Err(bad("the scheme must be mqtt:// or tcp://")),
+    }
+    let authority = rest.strip_suffix('/').unwrap_or(rest);
+    if authority.contains(['/', '?', '#', '@']) {
+        return Err(bad("expected only host[:port] after the scheme"));
+    }
+    let (host, port) = if let Some(v6) = authority.strip_prefix('[') {
+        let (host, after) = v6.split_once(']').ok_or_else(|| bad("unclosed '[' in the host"))?;
+        (host, after.strip_prefix(':'))
+    } else {
+        match authority.rsplit_once(':') {
+            Some((host, _)) if host.contains(':') => return Err(bad("IPv6 hosts go in brackets: [::1]:1883")),
+            Some((host, port)) => (host, Some(port)),
+            None => (authority, None),
+        }
+    };
+    if host.is_empty() {
+        return Err(bad("no host"));
+    }
+    let port = match port {
+        None => DEFAULT_PORT,
+        Some(p) => p.parse::<u16>().ok().filter(|p| *p != 0).ok_or_else(|| bad("the port must be 1-65535"))?,
+    };
+    Ok((host.to_owned(), port))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_table_gives_the_documented_defaults() {
+        let c: MqttConfig = serde_json::from_str("{}").unwrap();
+        assert_eq!(c, MqttConfig::default());
+        assert_eq!(
+            (c.url.as_str(), c.client_id.as_str(), &c.topics[..]),
+            ("mqtt://127.0.0.1:1883", "wardstream", &["wardstream/#".to_owned()][..])
+        );
+        assert_eq!((c.qos, c.device_id_from, c.device_topic_level), (1, DeviceIdFrom::Name, 2));
+        assert_eq!((c.max_packet_bytes, c.inflight, c.clean_session), (1_048_576, 100, true));
+        let o = c.mqtt_options().unwrap();
+        assert_eq!(
+            (o.broker_address(), o.max_packet_size(), o.inflight()),
+            (("127.0.0.1".to_owned(), 1883), 1_048_576, 100)
+        );
+    }
+
+    #[test]
+    fn fields_are_read_and_unknown_ones_rejected() {
+        let c: MqttConfig = serde_json::from_str(r#"{"url":"tcp://broker:1884","qos":2,"device_id_from":"topic","device_topic_level":1,"topics":["a/+","b/#"]}"#).unwrap();
+        assert_eq!(
+            (c.qos().unwrap(), c.device_id_rule()),
+            (QoS::ExactlyOnce, DeviceIdRule { from: DeviceIdFrom::Topic, topic_level: 1 })
+        );
+        let err = serde_json::from_str::<MqttConfig>(r#"{"max_packet_size":1}"#).unwrap_err();
+        assert!(err.to_string().contains("unknown field `max_packet_size`"), "{err}");
+    }
+
+    #[test]
+    fn urls_parse_into_host_and_port() {
+        assert_eq!(parse_url("mqtt://127.0.0.1:1883").unwrap(), ("127.0.0.1".into(), 1883));
+        assert_eq!(parse_url("tcp://broker.local").unwrap(), ("broker.local".into(), 1883));
+        assert_eq!(parse_url("mqtt://[::1]:1884/").unwrap(), ("::1".into(), 1884));
+        assert_eq!(parse_url("mqtt://[::1]").unwrap(), ("::1".into(), 1883));
+        for bad in [
+            "127.0.0.1:1883",
+            "mqtts://h:8883",
+            "http://h",
+            "mqtt://",
+            "mqtt://h:0",
+            "mqtt://h:99999",
+            "mqtt://u@h",
+            "mqtt://h/x",
+            "mqtt://::1",
+        ] {
+            assert!(parse_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn invalid_settings_are_reported_by_field() {
+        let check = |c: MqttConfig, field: &str| {
+            let err = c.mqtt_options().unwrap_err();
+            assert!(matches!(&err, Error::InvalidConfig { field: f, .. } if f == &field), "{err}");
+        };
+        check(MqttConfig { qos: 3, ..MqttConfig::default() }, "qos");
+        check(MqttConfig { client_id: String::new(), ..MqttConfig::default() }, "client_id");
+        check(MqttConfig { topics: vec![], ..MqttConfig::default() }, "topics");
+        check(MqttConfig { keep_alive_secs: 70_000, ..MqttConfig::default() }, "keep_alive_secs");
+        check(MqttConfig { inflight: 0, ..MqttConfig::default() }, "max_packet_bytes/inflight");
+        check(MqttConfig { url: "mqtts://x".into(), ..MqttConfig::default() }, "url");
+    }
+}

@@ -1,0 +1,41 @@
+//! The MQTT driver: subscribes to a broker with rumqttc and turns every SenML JSON message
+//! into an `IngestBatch` for the pipeline.
+//!
+//! - [`MqttConfig`] (`config`): broker URL, client id, topic filters, QoS, the device-id rule,
+//!   packet and inflight limits. Deserialised with serde; every field has a default.
+//! - [`MqttSource`] / [`run`] (`source`): the connection loop. Reconnects with backoff,
+//!   resubscribes when the broker lost the session, decodes each message with
+//!   [`pack_to_batch`](crate::senml::pack_to_batch) and sends the batch to the pipeline's
+//!   [`Inlet`](wardstream_pipeline::Inlet), blocking when the pipeline is full.
+//! - [`MqttStats`] (`stats`): counters and connection state for display and metrics.
+//!
+//! Acknowledgements are automatic (QoS 1/2 messages are acked when read, before storage);
+//! acknowledgement after storage is planned (see the `Design:` note in `source`).
+
+mod config;
+mod source;
+mod stats;
+
+pub use config::{DEFAULT_CLIENT_ID, DEFAULT_PORT, DEFAULT_TOPIC, DEFAULT_URL, MqttConfig, parse_url};
+pub use source::{BACKOFF_MAX, BACKOFF_MIN, DISCONNECT_TIMEOUT, MqttSource, run};
+pub use stats::{MqttStats, MqttStatsSnapshot};
+
+/// Errors of the MQTT driver. Connection errors are not among them: the driver retries those.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A configuration setting is invalid.
+    #[error("invalid MQTT configuration: {field}: {message}")]
+    InvalidConfig {
+        /// The setting.
+        field: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
+    /// The pipeline shut down while the driver was still delivering to it.
+    #[error("the pipeline has shut down; the MQTT source cannot deliver readings")]
+    PipelineClosed,
+}
+
+/// A result with the MQTT driver's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

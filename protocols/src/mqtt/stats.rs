@@ -1,0 +1,109 @@
+//! [`MqttStats`]: lock-free counters and state of one MQTT source, for the progress display,
+//! the metrics endpoint and health checks.
+
+use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicI64, AtomicU64};
+
+use wardstream_pipeline::Micros;
+
+/// Counters (monotonic totals) and connection state of an MQTT source. Share it in an `Arc`.
+#[derive(Debug, Default)]
+pub struct MqttStats {
+    messages_received: AtomicU64,
+    bytes_received: AtomicU64,
+    readings_decoded: AtomicU64,
+    dead_letters: AtomicU64,
+    connected: AtomicBool,
+    subscribed: AtomicBool,
+    reconnects: AtomicU64,
+    /// µs since the epoch; 0 before the first message.
+    last_message_at: AtomicI64,
+}
+
+/// A copy of [`MqttStats`] for display.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MqttStatsSnapshot {
+    /// PUBLISH messages received.
+    pub messages_received: u64,
+    /// Payload bytes of those messages.
+    pub bytes_received: u64,
+    /// Readings decoded and handed to the pipeline.
+    pub readings_decoded: u64,
+    /// Dead letters produced by decoding (rejected payloads and records).
+    pub dead_letters: u64,
+    /// Connected to the broker now (CONNACK received, no error since).
+    pub connected: bool,
+    /// Every topic filter of the current connection is subscribed (SUBACK without failures).
+    pub subscribed: bool,
+    /// Connection failures, each followed by a reconnection attempt.
+    pub reconnects: u64,
+    /// When the last message was received (µs since the epoch), `None` before the first.
+    pub last_message_at: Option<Micros>,
+}
+
+impl MqttStats {
+    /// New counters, all zero, disconnected.
+    pub fn new() -> MqttStats {
+        MqttStats::default()
+    }
+
+    /// Reads every counter.
+    pub fn snapshot(&self) -> MqttStatsSnapshot {
+        let last = self.last_message_at.load(Relaxed);
+        MqttStatsSnapshot {
+            messages_received: self.messages_received.load(Relaxed),
+            bytes_received: self.bytes_received.load(Relaxed),
+            readings_decoded: self.readings_decoded.load(Relaxed),
+            dead_letters: self.dead_letters.load(Relaxed),
+            connected: self.connected.load(Relaxed),
+            subscribed: self.subscribed.load(Relaxed),
+            reconnects: self.reconnects.load(Relaxed),
+            last_message_at: (last != 0).then_some(last),
+        }
+    }
+
+    pub(crate) fn count_message(&self, bytes: usize, at: Micros, readings: usize, dead_letters: usize) {
+        self.messages_received.fetch_add(1, Relaxed);
+        self.bytes_received.fetch_add(bytes as u64, Relaxed);
+        self.readings_decoded.fetch_add(readings as u64, Relaxed);
+        self.dead_letters.fetch_add(dead_letters as u64, Relaxed);
+        self.last_message_at.store(at, Relaxed);
+    }
+
+    pub(crate) fn set_connected(&self, connected: bool) {
+        self.connected.store(connected, Relaxed);
+        if !connected {
+            self.subscribed.store(false, Relaxed);
+        }
+    }
+
+    pub(crate) fn set_subscribed(&self, subscribed: bool) {
+        self.subscribed.store(subscribed, Relaxed);
+    }
+
+    pub(crate) fn count_reconnect(&self) {
+        self.reconnects.fetch_add(1, Relaxed);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counters_accumulate_and_the_last_message_time_is_kept() {
+        for stats in [MqttStats::new(), MqttStats::default()] {
+            assert_eq!(stats.snapshot(), MqttStatsSnapshot::default());
+            stats.count_message(100, 5_000, 3, 1);
+            stats.count_message(50, 6_000, 0, 1);
+            stats.set_connected(true);
+            stats.set_subscribed(true);
+            stats.count_reconnect();
+            let s = stats.snapshot();
+            assert_eq!((s.messages_received, s.bytes_received, s.readings_decoded, s.dead_letters), (2, 150, 3, 2));
+            assert_eq!((s.connected, s.subscribed, s.reconnects, s.last_message_at), (true, true, 1, Some(6_000)));
+            stats.set_connected(false);
+            assert!(!stats.snapshot().subscribed);
+        }
+    }
+}

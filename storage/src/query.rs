@@ -1,0 +1,163 @@
+//! [`QuerySession`]: SQL over the tables with DataFusion.
+//!
+//! Both tables are registered as listing tables over their directories, with the explicit
+//! schemas of [`schema`](crate::schema) (never inferred, so empty tables work and every file
+//! is read with the same types) and the hive partition column `date` as Utf8.
+//!
+//! Design: the session is meant to live long (a CLI shell, a service endpoint) while the
+//! writer keeps adding files. DataFusion 55 caches directory listings with no expiry, which
+//! would hide every file written after the first query (PITFALLS); the session's runtime is
+//! built with that cache disabled (`with_object_list_cache_limit(0)`), so each query lists the
+//! directories afresh. Files are immutable once renamed into place, so the per-file metadata
+//! and statistics caches stay correct.
+//!
+//! The session is read-only: DDL (`CREATE`, `DROP`) and DML (`INSERT`, `COPY`) are refused, so
+//! an analyst cannot write files into the tables behind the writer's back. `SET` is allowed.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow::array::RecordBatch;
+use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::execution::SessionStateBuilder;
+use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
+
+use crate::error::{Error, Result};
+use crate::layout::{PARQUET_EXTENSION, table_dir};
+use crate::schema::{PARTITION_COLUMN, Table};
+
+/// A DataFusion session with `vitals` and `dead_letters` registered (see the module docs).
+#[derive(Clone)]
+pub struct QuerySession {
+    ctx: SessionContext,
+    data_dir: PathBuf,
+}
+
+impl std::fmt::Debug for QuerySession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("QuerySession").field("data_dir", &self.data_dir).finish_non_exhaustive()
+    }
+}
+
+impl QuerySession {
+    /// A session over the tables under `data_dir` (the store's `data_dir`). The directory must
+    /// exist; the table directories may not yet (the tables are then empty). Nothing is
+    /// created or written.
+    pub fn open(data_dir: impl AsRef<Path>) -> Result<QuerySession> {
+        let data_dir = std::path::absolute(data_dir.as_ref()).map_err(|e| Error::io(data_dir.as_ref(), e))?;
+        if !data_dir.is_dir() {
+            let e = std::io::Error::new(std::io::ErrorKind::NotFound, "data directory does not exist");
+            return Err(Error::io(&data_dir, e));
+        }
+        let runtime = RuntimeEnvBuilder::new().with_object_list_cache_limit(0).build_arc()?;
+        let config = SessionConfig::new().with_information_schema(true);
+        let state =
+            SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
+        let ctx = SessionContext::new_with_state(state);
+        for table in Table::ALL {
+            ctx.register_table(table.name(), Arc::new(listing_table(&data_dir, table)?))?;
+        }
+        Ok(QuerySession { ctx, data_dir })
+    }
+
+    /// Runs one SQL statement and collects its result. A query with no rows returns one empty
+    /// batch carrying the result's schema, so that formatted output still has its header.
+    /// Any failure (syntax, unknown table or column, execution) is an [`Error::Sql`] with a
+    /// one-line message.
+    pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false);
+        let frame = self.ctx.sql_with_options(sql, options).await?;
+        let schema = Arc::clone(frame.schema().inner());
+        let batches = frame.collect().await?;
+        if batches.is_empty() {
+            return Ok(vec![RecordBatch::new_empty(schema)]);
+        }
+        Ok(batches)
+    }
+
+    /// The underlying DataFusion context, for the DataFrame API or registering more tables.
+    pub fn context(&self) -> &SessionContext {
+        &self.ctx
+    }
+
+    /// The (absolute) data directory the tables are read from.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+/// A listing table over `<data_dir>/<table>/`: the explicit file schema, `date` as a Utf8
+/// partition column, only `*.parquet` files.
+fn listing_table(data_dir: &Path, table: Table) -> Result<ListingTable> {
+    let dir = table_dir(data_dir, table);
+    // Built from the path directly: ListingTableUrl::parse would read glob characters in the
+    // path ('[', '*', '?') as a pattern.
+    let url = url::Url::from_directory_path(&dir).map_err(|()| {
+        let e = std::io::Error::new(std::io::ErrorKind::InvalidInput, "not an absolute path");
+        Error::io(&dir, e)
+    })?;
+    let url = ListingTableUrl::try_new(url, None)?;
+    let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
+        .with_file_extension(PARQUET_EXTENSION)
+        .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), arrow::datatypes::DataType::Utf8)]);
+    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(table.file_schema());
+    Ok(ListingTable::try_new(config)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Int64Type;
+    use wardstream_pipeline::{Catalogue, Observation, Sink, Source, Status, StoreBatch};
+
+    use super::*;
+    use crate::{ParquetStore, StorageConfig};
+
+    async fn count(ctx: &SessionContext) -> i64 {
+        let batches = ctx.sql("SELECT count(*) FROM vitals").await.unwrap().collect().await.unwrap();
+        batches[0].column(0).as_primitive::<Int64Type>().value(0)
+    }
+
+    fn write_one(store: &mut ParquetStore, time: i64) {
+        let observation = Observation {
+            time,
+            device_time: time,
+            received_at: time,
+            device_id: Arc::from("m-1"),
+            metric: Arc::clone(Catalogue::builtin().by_name("heart_rate").unwrap()),
+            value: 60.0,
+            source_name: "HR".into(),
+            source_value: 60.0,
+            source_unit: None,
+            status: Status::Valid,
+            patient_id: None,
+            encounter_id: None,
+            ward: None,
+            bed: None,
+            source: Source::Hl7,
+        };
+        store.write(StoreBatch { observations: vec![observation], dead_letters: vec![] }).unwrap();
+        store.flush().unwrap();
+    }
+
+    /// The control for the listing-cache setting: with DataFusion's defaults the same table
+    /// misses a file written after the first query; the session's runtime does not.
+    #[tokio::test]
+    async fn only_a_session_without_the_listing_cache_sees_files_written_after_its_first_query() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = ParquetStore::open(StorageConfig::test_config(dir.path())).unwrap();
+        let session = QuerySession::open(dir.path()).unwrap();
+        let default_ctx = SessionContext::new();
+        default_ctx
+            .register_table("vitals", Arc::new(listing_table(session.data_dir(), Table::Vitals).unwrap()))
+            .unwrap();
+
+        write_one(&mut store, 1_714_521_600_000_000);
+        assert_eq!((count(session.context()).await, count(&default_ctx).await), (1, 1));
+        write_one(&mut store, 1_714_521_601_000_000);
+        assert_eq!(count(session.context()).await, 2);
+        assert_eq!(count(&default_ctx).await, 1, "DataFusion's default listing cache hides the new file");
+    }
+}
