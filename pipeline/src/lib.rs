@@ -34,7 +34,7 @@
 //! let obs = normaliser.normalise(raw).unwrap();
 //! assert_eq!(obs.metric.name, "heart_rate");
 //! assert_eq!((obs.value, obs.metric.unit.as_str()), (72.0, "/min"));
-//! assert_eq!(obs.status, Status::Valid);
+//! assert_eq!(obs.status(), Status::Valid);
 //! ```
 
 pub mod catalogue;
@@ -51,7 +51,7 @@ pub use catalogue::{Catalogue, CatalogueError, Metric};
 pub use dead_letter::{DeadLetter, Reason};
 pub use flow::{FlowConfig, IngestBatch, Inlet, Pipeline, Sink, SinkError, StoreBatch};
 pub use normalise::Normaliser;
-pub use observation::{Observation, Status};
+pub use observation::{Flag, Flags, Observation, Status};
 pub use reading::{RawReading, RawValue, Source};
 pub use stats::PipelineStats;
 pub use time::{Clock, Micros, SystemClock};

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::catalogue::Catalogue;
 use crate::dead_letter::{DeadLetter, Reason};
 use crate::flow::{IngestBatch, StoreBatch};
-use crate::observation::{Observation, Status};
+use crate::observation::{Flag, Flags, Observation};
 use crate::reading::{RawReading, RawValue};
 use crate::stats::PipelineStats;
 use crate::units;
@@ -63,11 +63,10 @@ impl Normaliser {
                 }
             },
         };
-        let status = if (metric.plausible_min..=metric.plausible_max).contains(&converted) {
-            Status::Valid
-        } else {
-            Status::Implausible
-        };
+        let mut flags = Flags::NONE;
+        if !(metric.plausible_min..=metric.plausible_max).contains(&converted) {
+            flags.insert(Flag::Implausible);
+        }
         Ok(Observation {
             time: raw.device_time,
             device_time: raw.device_time,
@@ -78,7 +77,7 @@ impl Normaliser {
             source_name: raw.name,
             source_value: value,
             source_unit: raw.unit,
-            status,
+            flags,
             patient_id: None,
             encounter_id: None,
             ward: None,
@@ -100,7 +99,7 @@ impl Normaliser {
         for raw in batch.readings {
             match self.normalise(raw) {
                 Ok(obs) => {
-                    implausible += u64::from(obs.status == Status::Implausible);
+                    implausible += u64::from(obs.flags.contains(Flag::Implausible));
                     out.observations.push(obs);
                 }
                 Err(dl) => {
@@ -138,6 +137,7 @@ fn reject(raw: RawReading, reason: Reason, detail: String) -> Box<DeadLetter> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::observation::Status;
     use crate::reading::Source;
 
     fn raw(name: &str, value: RawValue, unit: Option<&str>) -> RawReading {
@@ -168,7 +168,7 @@ mod tests {
             ("NBPSys", 16.0, Some("kPa"))
         );
         assert_eq!((obs.time, obs.device_time, obs.received_at), (1_000_000, 1_000_000, 2_000_000));
-        assert_eq!(obs.status, Status::Valid);
+        assert_eq!(obs.status(), Status::Valid);
     }
 
     #[test]
@@ -180,7 +180,7 @@ mod tests {
     #[test]
     fn an_out_of_range_value_is_kept_and_flagged_implausible() {
         let obs = normaliser().normalise(raw("HR", RawValue::Number(400.0), Some("/min"))).unwrap();
-        assert_eq!((obs.value, obs.status), (400.0, Status::Implausible));
+        assert_eq!((obs.value, obs.status()), (400.0, Status::Implausible));
     }
 
     #[test]

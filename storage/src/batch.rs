@@ -10,7 +10,8 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, Float64Array, Int32Array, RecordBatch, StringBuilder, TimestampMicrosecondArray,
+    ArrayRef, BinaryBuilder, Float64Array, Int32Array, ListBuilder, RecordBatch, StringBuilder,
+    TimestampMicrosecondArray,
 };
 use wardstream_pipeline::{DeadLetter, Observation};
 
@@ -37,7 +38,8 @@ where
         strings(&rows, |o| Some(o.source_name.as_str())),
         floats(&rows, |o| o.source_value),
         strings(&rows, |o| o.source_unit.as_deref()),
-        strings(&rows, |o| Some(o.status.as_str())),
+        strings(&rows, |o| Some(o.status().as_str())),
+        flag_lists(&rows),
         strings(&rows, |o| o.patient_id.as_deref()),
         strings(&rows, |o| o.encounter_id.as_deref()),
         strings(&rows, |o| o.ward.as_deref()),
@@ -45,6 +47,18 @@ where
         strings(&rows, |o| Some(o.source.as_str())),
     ];
     Ok(RecordBatch::try_new(vitals_schema(), columns)?)
+}
+
+/// The `flags` column: each observation's flag names, most severe first.
+fn flag_lists(rows: &[&Observation]) -> ArrayRef {
+    let mut list = ListBuilder::with_capacity(StringBuilder::new(), rows.len());
+    for o in rows {
+        for flag in o.flags.iter() {
+            list.values().append_value(flag.as_str());
+        }
+        list.append(true);
+    }
+    Arc::new(list.finish())
 }
 
 /// Builds a `dead_letters` batch from dead letters, in the order given.
@@ -99,7 +113,7 @@ fn strings<'r, T: 'r>(rows: &[&'r T], get: impl Fn(&'r T) -> Option<&'r str>) ->
 mod tests {
     use arrow::array::{Array, AsArray};
     use arrow::datatypes::TimestampMicrosecondType;
-    use wardstream_pipeline::{Catalogue, Reason, Source, Status};
+    use wardstream_pipeline::{Catalogue, Flag, Flags, Reason, Source};
 
     use super::*;
 
@@ -116,7 +130,7 @@ mod tests {
             source_name: "PAP-S".into(),
             source_value: value * 10.0,
             source_unit: None,
-            status: Status::Implausible,
+            flags: Flags::of(Flag::Implausible),
             patient_id: Some(Arc::from("p-1")),
             encounter_id: None,
             ward: Some(Arc::from("icu")),
@@ -129,7 +143,7 @@ mod tests {
     fn observations_become_one_row_each_with_nulls_where_the_domain_has_none() {
         let rows = [observation("a", 25.0, 1_000), observation("b", 30.5, 2_000)];
         let batch = vitals_batch(&rows).unwrap();
-        assert_eq!((batch.num_rows(), batch.num_columns()), (2, 18));
+        assert_eq!((batch.num_rows(), batch.num_columns()), (2, 19));
         assert_eq!(batch.schema(), vitals_schema());
         let time = batch.column(0).as_primitive::<TimestampMicrosecondType>();
         assert_eq!(time.values().to_vec(), vec![1_000, 2_000]);
@@ -140,8 +154,10 @@ mod tests {
         assert_eq!(batch.column(10).as_primitive::<arrow::datatypes::Float64Type>().value(1), 305.0);
         assert_eq!(batch.column(11).null_count(), 2);
         assert_eq!(batch.column(12).as_string::<i32>().value(0), "implausible");
-        assert_eq!(batch.column(13).as_string::<i32>().value(0), "p-1");
-        assert_eq!(batch.column(17).as_string::<i32>().value(0), "modbus");
+        let flags = batch.column(13).as_list::<i32>();
+        assert_eq!(flags.value(0).as_string::<i32>().iter().collect::<Vec<_>>(), [Some("implausible")]);
+        assert_eq!(batch.column(14).as_string::<i32>().value(0), "p-1");
+        assert_eq!(batch.column(18).as_string::<i32>().value(0), "modbus");
     }
 
     #[test]

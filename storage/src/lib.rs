@@ -22,7 +22,7 @@
 //!
 //! ```
 //! use std::sync::Arc;
-//! use wardstream_pipeline::{Catalogue, Observation, Sink, Source, Status, StoreBatch};
+//! use wardstream_pipeline::{Catalogue, Observation, Sink, Source, Flags, StoreBatch};
 //! use wardstream_storage::{OutputFormat, ParquetStore, QuerySession, StorageConfig, format_batches};
 //!
 //! let dir = tempfile::tempdir()?;
@@ -31,7 +31,7 @@
 //!     time, device_time: time, received_at: time + 1_000,
 //!     device_id: Arc::from(device), metric: Arc::clone(&heart_rate), value,
 //!     source_name: "HR".into(), source_value: value, source_unit: Some("bpm".into()),
-//!     status: Status::Valid, patient_id: None, encounter_id: None, ward: None, bed: None,
+//!     flags: Flags::NONE, patient_id: None, encounter_id: None, ward: None, bed: None,
 //!     source: Source::Mqtt,
 //! };
 //!

@@ -110,7 +110,7 @@ fn listing_table(data_dir: &Path, table: Table) -> Result<ListingTable> {
 mod tests {
     use arrow::array::AsArray;
     use arrow::datatypes::Int64Type;
-    use wardstream_pipeline::{Catalogue, Observation, Sink, Source, Status, StoreBatch};
+    use wardstream_pipeline::{Catalogue, Flags, Observation, Sink, Source, StoreBatch};
 
     use super::*;
     use crate::{ParquetStore, StorageConfig};
@@ -131,7 +131,7 @@ mod tests {
             source_name: "HR".into(),
             source_value: 60.0,
             source_unit: None,
-            status: Status::Valid,
+            flags: Flags::NONE,
             patient_id: None,
             encounter_id: None,
             ward: None,

@@ -18,7 +18,8 @@
 //! | `source_name` | Utf8 | no | the name as the device sent it (`HR`) |
 //! | `source_value` | Float64 | no | the value as the device sent it |
 //! | `source_unit` | Utf8 | yes | the unit as the device sent it |
-//! | `status` | Utf8 | no | `valid` or `implausible` |
+//! | `status` | Utf8 | no | the most severe quality flag, or `valid`: `implausible` > `questionable` > `future_time` > `clock_corrected` > `preliminary` > `corrected` > `valid` |
+//! | `flags` | List(Utf8) | no | every quality flag of the reading, most severe first (empty when valid) |
 //! | `patient_id` | Utf8 | yes | patient, when the device is associated with one |
 //! | `encounter_id` | Utf8 | yes | encounter (visit) of that patient |
 //! | `ward` | Utf8 | yes | ward of the bed the device served |
@@ -47,6 +48,11 @@
 use std::sync::{Arc, LazyLock};
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
+
+/// The type of the `flags` column: a list of flag names (Arrow's default list item field).
+pub fn flags_type() -> DataType {
+    DataType::List(Arc::new(Field::new("item", DataType::Utf8, true)))
+}
 
 /// Name of the hive partition column of both tables (`date=YYYY-MM-DD` directories).
 pub const PARTITION_COLUMN: &str = "date";
@@ -126,6 +132,7 @@ static VITALS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("source_value", DataType::Float64, false),
         utf8("source_unit", true),
         utf8("status", false),
+        Field::new("flags", flags_type(), false),
         utf8("patient_id", true),
         utf8("encounter_id", true),
         utf8("ward", true),
@@ -190,6 +197,7 @@ mod tests {
             "source_value Float64 false",
             "source_unit Utf8 true",
             "status Utf8 false",
+            "flags List(Utf8) false",
             "patient_id Utf8 true",
             "encounter_id Utf8 true",
             "ward Utf8 true",

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use arrow::array::{Array, AsArray, RecordBatch};
 use arrow::compute::{cast, concat_batches};
 use arrow::datatypes::{DataType, Float64Type, TimestampMicrosecondType};
-use wardstream_pipeline::{Catalogue, DeadLetter, Metric, Observation, Reason, Source, Status};
+use wardstream_pipeline::{Catalogue, DeadLetter, Flag, Flags, Metric, Observation, Reason, Source};
 use wardstream_storage::{OutputFormat, QuerySession, format_batches};
 
 /// 2024-05-01T00:00:00Z in µs.
@@ -30,7 +30,7 @@ pub fn obs(device: &str, metric_name: &str, time: i64, value: f64) -> Observatio
         source_name: format!("{metric_name}-raw"),
         source_value: value * 2.0,
         source_unit: if device.ends_with('9') { None } else { Some("raw-unit".into()) },
-        status: if value > 300.0 { Status::Implausible } else { Status::Valid },
+        flags: if value > 300.0 { Flags::of(Flag::Implausible) } else { Flags::NONE },
         patient_id: Some(Arc::from("patient-1")),
         encounter_id: None,
         ward: Some(Arc::from("icu")),

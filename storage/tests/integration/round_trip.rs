@@ -57,7 +57,7 @@ async fn observations_across_two_dates_come_back_exactly_with_their_partitions()
     assert_eq!(strings(&got, "source_name"), expected.iter().map(|o| some(&o.source_name)).collect::<Vec<_>>());
     assert_eq!(floats(&got, "source_value"), expected.iter().map(|o| o.source_value).collect::<Vec<_>>());
     assert_eq!(strings(&got, "source_unit"), expected.iter().map(|o| o.source_unit.clone()).collect::<Vec<_>>());
-    assert_eq!(strings(&got, "status"), expected.iter().map(|o| some(o.status.as_str())).collect::<Vec<_>>());
+    assert_eq!(strings(&got, "status"), expected.iter().map(|o| some(o.status().as_str())).collect::<Vec<_>>());
     assert_eq!(strings(&got, "patient_id"), vec![some("patient-1"); 36]);
     assert_eq!(strings(&got, "encounter_id"), vec![None; 36]);
     assert_eq!(strings(&got, "bed"), expected.iter().map(|o| some(&o.device_id)).collect::<Vec<_>>());
