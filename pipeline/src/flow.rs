@@ -261,6 +261,7 @@ mod tests {
             source: Source::Mqtt,
             origin: Arc::from("t"),
             raw: Arc::from(&b""[..]),
+            flags: crate::Flags::NONE,
         }
     }
 

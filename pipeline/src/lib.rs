@@ -30,6 +30,7 @@
 //!     source: Source::Mqtt,
 //!     origin: Arc::from("ward/3/monitor-7"),
 //!     raw: Arc::from(&b"..."[..]),
+//!     flags: wardstream_pipeline::Flags::NONE,
 //! };
 //! let obs = normaliser.normalise(raw).unwrap();
 //! assert_eq!(obs.metric.name, "heart_rate");

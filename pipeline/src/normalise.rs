@@ -15,7 +15,7 @@ use std::sync::Arc;
 use crate::catalogue::Catalogue;
 use crate::dead_letter::{DeadLetter, Reason};
 use crate::flow::{IngestBatch, StoreBatch};
-use crate::observation::{Flag, Flags, Observation};
+use crate::observation::{Flag, Observation};
 use crate::reading::{RawReading, RawValue};
 use crate::stats::PipelineStats;
 use crate::units;
@@ -63,7 +63,7 @@ impl Normaliser {
                 }
             },
         };
-        let mut flags = Flags::NONE;
+        let mut flags = raw.flags;
         if !(metric.plausible_min..=metric.plausible_max).contains(&converted) {
             flags.insert(Flag::Implausible);
         }
@@ -151,6 +151,7 @@ mod tests {
             source: Source::Mqtt,
             origin: Arc::from("ward/dev-1"),
             raw: Arc::from(&b"payload"[..]),
+            flags: crate::Flags::NONE,
         }
     }
 

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use crate::observation::Flags;
 use crate::time::Micros;
 
 /// The transport a reading arrived by; stored in the `source` column.
@@ -71,4 +72,7 @@ pub struct RawReading {
     pub origin: Arc<str>,
     /// The whole message it came in, shared by all its readings, for dead letters and audit.
     pub raw: Arc<[u8]>,
+    /// Quality conditions the device itself reported (sensor off, result not final, …), mapped
+    /// by the driver; the normaliser adds its own.
+    pub flags: Flags,
 }

@@ -94,6 +94,7 @@ impl Context<'_> {
             source: Source::Mqtt,
             origin: Arc::clone(&self.origin),
             raw: Arc::clone(&self.raw),
+            flags: wardstream_pipeline::Flags::NONE,
         });
     }
 

@@ -19,6 +19,7 @@ fn reading(i: i64, name: &str) -> RawReading {
         source: Source::Mqtt,
         origin: Arc::from("ward/1"),
         raw: Arc::from(&b"{}"[..]),
+        flags: wardstream_pipeline::Flags::NONE,
     }
 }
 
