@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use serde::Deserialize;
-use wardstream_pipeline::FlowConfig;
+use wardstream_pipeline::{ConditioningConfig, FlowConfig};
 use wardstream_protocols::mqtt::MqttConfig;
 use wardstream_storage::StorageConfig;
 
@@ -24,9 +24,12 @@ pub struct Config {
     pub pipeline: PipelineConfig,
     /// One entry per MQTT broker connection (`[[mqtt]]`).
     pub mqtt: Vec<MqttConfig>,
+    /// Metrics and vendor aliases this site adds to the built-in catalogue (`[catalogue]`).
+    #[serde(default)]
+    pub catalogue: wardstream_pipeline::CatalogueConfig,
 }
 
-/// Sizes of the hot path (`[pipeline]`).
+/// Sizes of the hot path, de-duplication and clock-skew handling (`[pipeline]`).
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PipelineConfig {
@@ -36,6 +39,27 @@ pub struct PipelineConfig {
     pub workers: usize,
     /// How often the writer looks for buffers due to be flushed, in milliseconds. Default 100.
     pub tick_ms: u64,
+    /// A device whose clock is persistently off by more than this (either way) has its readings'
+    /// `time` corrected, in milliseconds. Default 120000 (2 min).
+    pub clock_skew_threshold_ms: u64,
+    /// Readings per device the clock skew is estimated over (records of one message count
+    /// once). Default 32; at least 1.
+    pub clock_skew_window_readings: usize,
+    /// Readings a device must have sent before its clock is judged ("persistently" off).
+    /// Default 8; 1 to `clock_skew_window_readings`.
+    pub clock_skew_min_readings: usize,
+    /// Devices whose clocks are tracked at once; past it the least recently seen are forgotten.
+    /// Default 10000.
+    pub clock_skew_max_devices: usize,
+    /// A reading whose (corrected) time is further ahead of its receipt than this is flagged
+    /// `future_time`, in milliseconds. Default 30000.
+    pub future_tolerance_ms: u64,
+    /// How long after its receipt a reading is remembered to catch redeliveries, in
+    /// milliseconds. Default 300000 (5 min).
+    pub dedup_window_ms: u64,
+    /// Most readings remembered for de-duplication (about 100 bytes each); at the cap the oldest
+    /// are forgotten early. Default 500000.
+    pub dedup_max_keys: usize,
 }
 
 /// Default [`PipelineConfig::queue_capacity`].
@@ -53,23 +77,75 @@ pub const fn default_tick_ms() -> u64 {
     100
 }
 
+/// Default [`PipelineConfig::clock_skew_threshold_ms`] (the pipeline's default, 2 min).
+pub const fn default_clock_skew_threshold_ms() -> u64 {
+    ConditioningConfig::DEFAULT_CLOCK_SKEW_THRESHOLD.as_millis() as u64
+}
+
+/// Default [`PipelineConfig::clock_skew_window_readings`].
+pub const fn default_clock_skew_window_readings() -> usize {
+    ConditioningConfig::DEFAULT_CLOCK_SKEW_WINDOW
+}
+
+/// Default [`PipelineConfig::clock_skew_min_readings`].
+pub const fn default_clock_skew_min_readings() -> usize {
+    ConditioningConfig::DEFAULT_CLOCK_SKEW_MIN_READINGS
+}
+
+/// Default [`PipelineConfig::clock_skew_max_devices`].
+pub const fn default_clock_skew_max_devices() -> usize {
+    ConditioningConfig::DEFAULT_CLOCK_SKEW_MAX_DEVICES
+}
+
+/// Default [`PipelineConfig::future_tolerance_ms`] (30 s).
+pub const fn default_future_tolerance_ms() -> u64 {
+    ConditioningConfig::DEFAULT_FUTURE_TOLERANCE.as_millis() as u64
+}
+
+/// Default [`PipelineConfig::dedup_window_ms`] (5 min).
+pub const fn default_dedup_window_ms() -> u64 {
+    ConditioningConfig::DEFAULT_DEDUP_WINDOW.as_millis() as u64
+}
+
+/// Default [`PipelineConfig::dedup_max_keys`].
+pub const fn default_dedup_max_keys() -> usize {
+    ConditioningConfig::DEFAULT_DEDUP_MAX_KEYS
+}
+
 impl Default for PipelineConfig {
     fn default() -> Self {
         PipelineConfig {
             queue_capacity: default_queue_capacity(),
             workers: default_workers(),
             tick_ms: default_tick_ms(),
+            clock_skew_threshold_ms: default_clock_skew_threshold_ms(),
+            clock_skew_window_readings: default_clock_skew_window_readings(),
+            clock_skew_min_readings: default_clock_skew_min_readings(),
+            clock_skew_max_devices: default_clock_skew_max_devices(),
+            future_tolerance_ms: default_future_tolerance_ms(),
+            dedup_window_ms: default_dedup_window_ms(),
+            dedup_max_keys: default_dedup_max_keys(),
         }
     }
 }
 
 impl PipelineConfig {
-    /// The pipeline crate's view of these sizes.
+    /// The pipeline crate's view of these settings. Counts below their minimum are raised to it
+    /// (and `clock_skew_min_readings` capped at the window) by the pipeline.
     pub fn flow(&self) -> FlowConfig {
         FlowConfig {
             queue_capacity: self.queue_capacity,
             workers: self.workers,
             tick: Duration::from_millis(self.tick_ms.max(1)),
+            conditioning: ConditioningConfig {
+                clock_skew_threshold: Duration::from_millis(self.clock_skew_threshold_ms),
+                clock_skew_window: self.clock_skew_window_readings,
+                clock_skew_min_readings: self.clock_skew_min_readings,
+                clock_skew_max_devices: self.clock_skew_max_devices,
+                future_tolerance: Duration::from_millis(self.future_tolerance_ms),
+                dedup_window: Duration::from_millis(self.dedup_window_ms),
+                dedup_max_keys: self.dedup_max_keys,
+            },
         }
     }
 }

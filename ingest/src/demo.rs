@@ -68,6 +68,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
         },
         pipeline: PipelineConfig::default(),
         mqtt: vec![MqttConfig { url: broker.url(), client_id: "wardstream-demo".into(), ..MqttConfig::default() }],
+        ..Config::default()
     };
     let service = Service::start(&config)?;
     service.wait_subscribed(Duration::from_secs(15)).await?;

@@ -7,6 +7,7 @@
 //! - [`broker::EmbeddedBroker`]: an in-process rumqttd MQTT broker on a loopback port, for the demo.
 //! - [`demo`]: `wardstream demo`, a simulated ward replaying real ICU numerics end to end.
 //! - [`query`]: `wardstream query`, SQL over the stored tables.
+//! - [`quality`]: `wardstream quality`, the defect report per device and per metric.
 //!
 //! Domain logic lives below, in `wardstream-pipeline`, `wardstream-protocols` and
 //! `wardstream-storage`; this crate wires them together.
@@ -20,6 +21,7 @@
 pub mod broker;
 pub mod config;
 pub mod demo;
+pub mod quality;
 pub mod query;
 pub mod service;
 

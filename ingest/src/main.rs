@@ -1,4 +1,4 @@
-//! The `wardstream` command: `demo`, `run`, `query` and `config example`.
+//! The `wardstream` command: `demo`, `run`, `query`, `quality` and `config example`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -8,7 +8,9 @@ use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use wardstream_ingest::config::{Config, EXAMPLE};
 use wardstream_ingest::demo::{self, DemoOptions};
+use wardstream_ingest::quality::{self, ReportFormat};
 use wardstream_ingest::{Service, query};
+use wardstream_pipeline::{Clock, SystemClock};
 use wardstream_storage::OutputFormat;
 
 /// wardstream: bedside device readings → the right patient → Parquet you can query.
@@ -53,6 +55,20 @@ enum Command {
         format: Format,
         /// The SQL statement.
         sql: String,
+    },
+    /// Defect report: valid, flagged and rejected readings per device and per metric, with
+    /// the defect rate.
+    Quality {
+        /// Data directory holding the tables.
+        #[arg(long = "data", default_value = "./wardstream-data")]
+        data_dir: PathBuf,
+        /// Only readings received at or after this time: RFC 3339 (`2026-11-22T08:00:00Z`) or a
+        /// duration back from now (`90s`, `30m`, `24h`, `7d`).
+        #[arg(long)]
+        since: Option<String>,
+        /// Output format: bordered tables, or one JSON document.
+        #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
+        format: ReportFormat,
     },
     /// Configuration helpers.
     Config {
@@ -127,6 +143,11 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Query { data_dir, format, sql } => {
             print!("{}", query::run(&data_dir, &sql, format.into()).await?);
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Quality { data_dir, since, format } => {
+            let since = since.map(|s| quality::parse_since(&s, SystemClock.now_micros())).transpose()?;
+            print!("{}", quality::run(&data_dir, since, format).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Config { command: ConfigCommand::Example } => {

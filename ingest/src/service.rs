@@ -63,7 +63,8 @@ impl Service {
         config.validate()?;
         let store = ParquetStore::open(config.storage.clone()).context("opening the Parquet store")?;
         let storage_stats = store.stats();
-        let normaliser = Normaliser::new(Arc::new(Catalogue::builtin()));
+        let catalogue = Catalogue::with_config(&config.catalogue).context("building the metric catalogue")?;
+        let normaliser = Normaliser::new(Arc::new(catalogue));
         let pipeline =
             Pipeline::start(config.pipeline.flow(), normaliser, store).context("starting the pipeline threads")?;
         let pipeline_stats = pipeline.stats();

@@ -1,19 +1,34 @@
-//! The metric catalogue: one table of every metric wardstream stores, and the aliases devices
-//! use for them.
+//! The metric catalogue: one table of every metric wardstream stores, and the names devices use
+//! for them.
 //!
 //! The built-in catalogue is compiled from `data/vitals-catalogue.csv` (one row a metric) and
-//! `data/metric-aliases.csv` (vendor and export names). A metric is found, case-insensitively,
-//! by its catalogue name (`heart_rate`), its MDC reference id (`MDC_ECG_HEART_RATE`), its MDC
-//! numeric code (`147842`) or an alias (`HR`). Lookups allocate nothing for names up to 64 bytes.
+//! `data/metric-aliases.csv` (vendor and export names); a site adds to it in configuration
+//! ([`Catalogue::with_config`], `catalogue_config.rs`). A metric is found, ignoring ASCII case, by
+//! - its catalogue name (`heart_rate`), MDC reference id (`MDC_ECG_HEART_RATE`) or MDC numeric
+//!   code (`147842`);
+//! - an alias row (`HR`, `ABPSys`, Masimo `SPHB`, Philips `NBPs`, `NOM_PULS_RATE`, …);
+//! - its LOINC code (`8867-4`), under the rule below;
+//! - an HL7 v2 coded element `code^text^system[^alt code^alt text^alt system]`, as OBX-3 carries
+//!   it (`147842^MDC_ECG_HEART_RATE^MDC`): see [`Catalogue::lookup_coded`].
+//!
+//! **LOINC rule.** Each metric's `loinc` column holds only a LOINC term that describes exactly that
+//! measurement, and every such code is also a lookup key. A method-less LOINC term (8867-4 heart
+//! rate, 9279-1 respiratory rate, 8480-6/8462-4/8478-0 systolic/diastolic/mean blood pressure,
+//! 8310-5 body temperature) belongs to the most generic metric of its quantity — `heart_rate`,
+//! `resp_rate`, `bp_sys`/`bp_dia`/`bp_mean` (MDC_PRESS_BLD_*, site unspecified) and `temp_body` —
+//! never to a pulse rate, an NIBP or an arterial pressure, which keep their own codes (76534-7
+//! NIBP systolic, 60978-4 invasive pulse rate) or none. When two metrics list the same code, the
+//! one earlier in the table keeps the lookup key (the table lists generic metrics first), and an
+//! explicit alias row wins over both.
+//!
+//! Lookups copy and allocate nothing, whatever the name's length: the index
+//! (`catalogue/index.rs`) hashes and compares ignoring ASCII case in place.
 
-use std::collections::HashMap;
+mod index;
+
 use std::sync::Arc;
 
-const BUILTIN_METRICS: &str = include_str!("../data/vitals-catalogue.csv");
-const BUILTIN_ALIASES: &str = include_str!("../data/metric-aliases.csv");
-
-/// Longest name looked up without allocating.
-const INLINE_NAME: usize = 64;
+use index::NameIndex;
 
 /// One catalogue metric.
 #[derive(Debug, Clone, PartialEq)]
@@ -26,7 +41,7 @@ pub struct Metric {
     pub mdc_ref_id: String,
     /// IEEE 11073-10101 numeric code (partition × 65536 + term code), `mdc_code` column.
     pub mdc_code: i32,
-    /// LOINC code, when one applies.
+    /// LOINC code, when one describes exactly this metric (see the module docs).
     pub loinc: Option<String>,
     /// The canonical UCUM unit every value of this metric is stored in.
     pub unit: String,
@@ -36,15 +51,15 @@ pub struct Metric {
     pub plausible_min: f64,
     /// Highest plausible value (canonical unit).
     pub plausible_max: f64,
-    /// False where the codes were not confirmed against NIST RTMMS / LOINC (`verify` rows).
+    /// False where the codes were not confirmed in a source (`verify` rows, site metrics).
     pub verified: bool,
 }
 
-/// Errors building a catalogue from CSV.
+/// Errors building a catalogue. Each names the row, metric or alias at fault.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum CatalogueError {
-    /// A row could not be read.
+    /// A CSV row could not be read.
     #[error("catalogue line {line}: {message}")]
     BadRow {
         /// 1-based line number.
@@ -52,7 +67,7 @@ pub enum CatalogueError {
         /// What is wrong.
         message: String,
     },
-    /// One alias names two different metrics.
+    /// One name, code or alias would denote two different metrics.
     #[error("alias {alias:?} names both {first} and {second}")]
     ConflictingAlias {
         /// The alias.
@@ -62,84 +77,165 @@ pub enum CatalogueError {
         /// The metric it named second.
         second: String,
     },
+    /// A metric repeats the name, MDC reference id or MDC code of another.
+    #[error("metric {metric:?}: {field} {value} already belongs to {existing}")]
+    DuplicateMetric {
+        /// The metric being added.
+        metric: String,
+        /// `name`, `mdc_ref_id` or `mdc_code`.
+        field: &'static str,
+        /// The repeated value.
+        value: String,
+        /// The metric that has it.
+        existing: String,
+    },
+    /// A metric's unit is not a canonical unit the units module converts into.
+    #[error("metric {metric:?}: unit {unit:?} is not a canonical unit wardstream converts into")]
+    UnknownUnit {
+        /// The metric.
+        metric: String,
+        /// Its unit.
+        unit: String,
+    },
+    /// An alias names a metric the catalogue does not have.
+    #[error("alias {alias:?} names {metric:?}, which is not a catalogue metric")]
+    UnknownMetric {
+        /// The alias.
+        alias: String,
+        /// The metric name it gives.
+        metric: String,
+    },
+    /// A metric's own fields are unusable (empty name, empty or inverted plausible range, …).
+    #[error("metric {metric:?}: {message}")]
+    InvalidMetric {
+        /// The metric.
+        metric: String,
+        /// What is wrong.
+        message: String,
+    },
 }
 
-/// The metric catalogue with its alias index.
+/// The metric catalogue with its lookup index. Built once, shared read-only (`Arc`).
 #[derive(Debug, Clone)]
 pub struct Catalogue {
     metrics: Vec<Arc<Metric>>,
-    /// Lower-cased name/alias → index into `metrics`.
-    by_alias: HashMap<Box<str>, u16>,
+    /// Lower-cased name, MDC id, MDC code, LOINC code or alias → index into `metrics`.
+    by_alias: NameIndex,
 }
 
 impl Catalogue {
-    /// The catalogue compiled into the binary.
-    pub fn builtin() -> Catalogue {
-        match Catalogue::from_csv(BUILTIN_METRICS, BUILTIN_ALIASES) {
-            Ok(c) => c,
-            // The built-in tables are constants checked by `builtin_catalogue_loads`; failing
-            // here means the binary itself was built broken.
-            Err(e) => panic!("built-in metric catalogue is invalid: {e}"),
-        }
+    /// A catalogue with no metrics (the built-in one and site additions are built from it).
+    pub(crate) fn empty() -> Catalogue {
+        Catalogue { metrics: Vec::new(), by_alias: NameIndex::new() }
     }
 
-    /// Builds a catalogue from the metric table and the alias table (both with headers, in the
-    /// formats of `data/vitals-catalogue.csv` and `data/metric-aliases.csv`).
-    pub fn from_csv(metrics_csv: &str, aliases_csv: &str) -> Result<Catalogue, CatalogueError> {
-        let mut catalogue = Catalogue { metrics: Vec::new(), by_alias: HashMap::new() };
-        for (line, row) in data_rows(metrics_csv) {
-            let metric = parse_metric_row(line, row, catalogue.metrics.len())?;
-            let keys = [metric.name.clone(), metric.mdc_ref_id.clone(), metric.mdc_code.to_string()];
-            let id = metric.id;
-            catalogue.metrics.push(Arc::new(metric));
-            for key in keys {
-                catalogue.add_alias(&key, id)?;
+    /// Appends `metric` (its `id` is assigned here) and indexes its name, MDC id and MDC code.
+    pub(crate) fn push_metric(&mut self, mut metric: Metric) -> Result<u16, CatalogueError> {
+        let invalid = |message: String| CatalogueError::InvalidMetric { metric: metric.name.clone(), message };
+        if metric.name.is_empty() || metric.mdc_ref_id.is_empty() || metric.unit.is_empty() {
+            return Err(invalid("name, mdc_ref_id and unit must not be empty".into()));
+        }
+        let range_ok = metric.plausible_min.is_finite() && metric.plausible_max.is_finite();
+        if !range_ok || metric.plausible_min > metric.plausible_max {
+            return Err(invalid(format!(
+                "plausible range {}..{} is empty",
+                metric.plausible_min, metric.plausible_max
+            )));
+        }
+        let id = u16::try_from(self.metrics.len()).map_err(|_| invalid("more than 65535 metrics".into()))?;
+        for m in &self.metrics {
+            let clash = if m.name == metric.name {
+                Some(("name", metric.name.clone()))
+            } else if m.mdc_ref_id.eq_ignore_ascii_case(&metric.mdc_ref_id) {
+                Some(("mdc_ref_id", metric.mdc_ref_id.clone()))
+            } else {
+                (m.mdc_code == metric.mdc_code).then(|| ("mdc_code", metric.mdc_code.to_string()))
+            };
+            if let Some((field, value)) = clash {
+                return Err(CatalogueError::DuplicateMetric {
+                    metric: metric.name.clone(),
+                    field,
+                    value,
+                    existing: m.name.clone(),
+                });
             }
         }
-        for (line, row) in data_rows(aliases_csv) {
-            let fields: Vec<&str> = row.split(',').map(str::trim).collect();
-            let [alias, name] = fields[..] else {
-                return Err(CatalogueError::BadRow { line, message: "expected alias,metric".into() });
-            };
-            let Some(id) = catalogue.metrics.iter().position(|m| m.name == name) else {
-                return Err(CatalogueError::BadRow { line, message: format!("unknown metric {name:?}") });
-            };
-            catalogue.add_alias(alias, id as u16)?;
+        metric.id = id;
+        let keys = [metric.name.clone(), metric.mdc_ref_id.clone(), metric.mdc_code.to_string()];
+        self.metrics.push(Arc::new(metric));
+        for key in keys {
+            self.add_alias(&key, id)?;
         }
-        Ok(catalogue)
+        Ok(id)
+    }
+
+    /// Adds `alias` for the metric called `name`.
+    pub(crate) fn add_named_alias(&mut self, alias: &str, name: &str) -> Result<(), CatalogueError> {
+        let Some(metric) = self.by_name(name) else {
+            return Err(CatalogueError::UnknownMetric { alias: alias.to_string(), metric: name.to_string() });
+        };
+        self.add_alias(alias, metric.id)
     }
 
     fn add_alias(&mut self, alias: &str, id: u16) -> Result<(), CatalogueError> {
-        let key: Box<str> = alias.to_ascii_lowercase().into();
-        match self.by_alias.get(&key) {
-            Some(&existing) if existing != id => Err(CatalogueError::ConflictingAlias {
-                alias: alias.to_string(),
-                first: self.metrics[existing as usize].name.clone(),
-                second: self.metrics[id as usize].name.clone(),
-            }),
-            _ => {
-                self.by_alias.insert(key, id);
-                Ok(())
+        let existing = self.by_alias.get_or_insert(alias.trim(), id);
+        if existing == id {
+            return Ok(());
+        }
+        Err(CatalogueError::ConflictingAlias {
+            alias: alias.to_string(),
+            first: self.metrics[usize::from(existing)].name.clone(),
+            second: self.metrics[usize::from(id)].name.clone(),
+        })
+    }
+
+    /// Makes every metric's LOINC code a lookup key, unless the key already names a metric (an
+    /// alias row, or a metric earlier in the table): the LOINC rule of the module docs.
+    pub(crate) fn index_loinc(&mut self) {
+        for metric in &self.metrics {
+            if let Some(loinc) = &metric.loinc {
+                self.by_alias.get_or_insert(loinc, metric.id);
             }
         }
     }
 
-    /// The metric a device name denotes (catalogue name, MDC reference id or code, or alias),
-    /// ignoring ASCII case.
+    /// The metric a device name denotes (catalogue name, MDC reference id or code, LOINC code,
+    /// alias, or an HL7 coded element, see [`Catalogue::lookup_coded`]), ignoring ASCII case and
+    /// surrounding white space.
     pub fn lookup(&self, name: &str) -> Option<&Arc<Metric>> {
-        let name = name.trim();
-        let id = if name.len() <= INLINE_NAME {
-            let mut buf = [0u8; INLINE_NAME];
-            let lowered = &mut buf[..name.len()];
-            lowered.copy_from_slice(name.as_bytes());
-            lowered.make_ascii_lowercase();
-            // Lower-casing ASCII bytes of valid UTF-8 keeps it valid UTF-8.
-            let key = std::str::from_utf8(lowered).ok()?;
-            self.by_alias.get(key)
-        } else {
-            self.by_alias.get(name.to_ascii_lowercase().as_str())
-        }?;
-        self.metrics.get(*id as usize)
+        let name = name.trim_ascii();
+        if name.as_bytes().contains(&b'^') {
+            return self.lookup_coded(name);
+        }
+        self.find(name).and_then(|id| self.metrics.get(usize::from(id)))
+    }
+
+    /// The metric an HL7 v2 coded element (CE/CWE: `code^text^system^alt code^alt text^alt
+    /// system`) denotes. The code, the text (an MDC reference id such as `MDC_ECG_HEART_RATE`, or
+    /// a label), and the alternate code and text are each looked up; the coding-system components
+    /// are ignored. At least one must be known, and all that are known must name the same metric
+    /// (`147842^PULSE^MDC` names two and is `None`: a name is never guessed). A plain name is
+    /// looked up as the code.
+    pub fn lookup_coded(&self, element: &str) -> Option<&Arc<Metric>> {
+        let mut parts = element.split('^');
+        let (code, text) = (parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (alt_code, alt_text) = (parts.nth(1).unwrap_or(""), parts.next().unwrap_or(""));
+        let mut found = None;
+        for component in [code, text, alt_code, alt_text].map(str::trim_ascii) {
+            let Some(id) = (!component.is_empty()).then(|| self.find(component)).flatten() else { continue };
+            match found {
+                None => found = Some(id),
+                Some(first) if first != id => return None,
+                Some(_) => {}
+            }
+        }
+        found.and_then(|id| self.metrics.get(usize::from(id)))
+    }
+
+    /// The index entry for `key`, ignoring ASCII case.
+    #[inline]
+    fn find(&self, key: &str) -> Option<u16> {
+        self.by_alias.get(key)
     }
 
     /// The metric with this catalogue name (exact).
@@ -153,98 +249,35 @@ impl Catalogue {
     }
 }
 
-/// Non-empty, non-comment lines after the header, with 1-based line numbers.
-fn data_rows(csv: &str) -> impl Iterator<Item = (usize, &str)> {
-    csv.lines()
-        .enumerate()
-        .skip(1)
-        .map(|(i, l)| (i + 1, l.trim()))
-        .filter(|(_, l)| !l.is_empty() && !l.starts_with('#'))
-}
-
-fn parse_metric_row(line: usize, row: &str, index: usize) -> Result<Metric, CatalogueError> {
-    let bad = |message: String| CatalogueError::BadRow { line, message };
-    let f: Vec<&str> = row.split(',').map(str::trim).collect();
-    let [name, mdc_ref_id, mdc_code, loinc, ucum, display, min, max, status] = f[..] else {
-        return Err(bad(format!("expected 9 fields, found {}", f.len())));
-    };
-    let number = |s: &str, what: &str| s.parse::<f64>().map_err(|_| bad(format!("{what} {s:?} is not a number")));
-    let id = u16::try_from(index).map_err(|_| bad("more than 65535 metrics".into()))?;
-    Ok(Metric {
-        id,
-        name: name.to_string(),
-        mdc_ref_id: mdc_ref_id.to_string(),
-        mdc_code: mdc_code.parse().map_err(|_| bad(format!("mdc_code {mdc_code:?} is not an integer")))?,
-        loinc: (!loinc.is_empty()).then(|| loinc.to_string()),
-        unit: ucum.to_string(),
-        display: display.to_string(),
-        plausible_min: number(min, "plausible_min")?,
-        plausible_max: number(max, "plausible_max")?,
-        verified: match status {
-            "ok" => true,
-            "verify" => false,
-            other => return Err(bad(format!("status {other:?} is neither ok nor verify"))),
-        },
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const TWO: &str = "h\nheart_rate,MDC_ECG_HEART_RATE,147842,8867-4,/min,HR,0,350,ok\n\
+                       pulse_rate_nibp,MDC_PULS_RATE_NON_INV,149546,8867-4,/min,PR,0,350,ok\n";
+
     #[test]
-    fn builtin_catalogue_loads_every_row_of_the_shared_table() {
-        let c = Catalogue::builtin();
-        assert_eq!(c.metrics().len(), 25);
-        let hr = c.by_name("heart_rate").unwrap();
-        assert_eq!((hr.mdc_code, hr.loinc.as_deref(), hr.unit.as_str()), (147842, Some("8867-4"), "/min"));
-        assert!(hr.verified);
-        assert!(!c.by_name("abp_sys").unwrap().verified);
-        assert_eq!(c.by_name("pap_sys").unwrap().loinc, None);
+    fn a_loinc_code_shared_by_two_metrics_goes_to_the_first_unless_an_alias_row_says_otherwise() {
+        let c = Catalogue::from_csv(TWO, "a,m\n").unwrap();
+        assert_eq!(c.lookup("8867-4").unwrap().name, "heart_rate");
+        let c = Catalogue::from_csv(TWO, "a,m\n8867-4,pulse_rate_nibp\n").unwrap();
+        assert_eq!(c.lookup("8867-4").unwrap().name, "pulse_rate_nibp");
     }
 
     #[test]
-    fn metrics_are_found_by_name_mdc_id_code_and_alias_ignoring_case() {
-        let c = Catalogue::builtin();
-        for name in ["heart_rate", "MDC_ECG_HEART_RATE", "mdc_ecg_heart_rate", "147842", "HR", "hr"] {
-            assert_eq!(c.lookup(name).map(|m| m.name.as_str()), Some("heart_rate"), "{name}");
-        }
-        assert_eq!(c.lookup("SpO2").unwrap().name, "spo2");
-        assert_eq!(c.lookup("150456").unwrap().name, "spo2");
-        assert!(c.lookup("voltage").is_none());
-        assert!(c.lookup(&"x".repeat(100)).is_none());
-    }
-
-    #[test]
-    fn every_mimic2_numerics_header_name_maps_to_its_metric() {
-        let c = Catalogue::builtin();
-        let expected = [
-            ("HR", "heart_rate"),
-            ("ABPSys", "abp_sys"),
-            ("ABPDias", "abp_dia"),
-            ("ABPMean", "abp_mean"),
-            ("PULSE", "pulse_rate_spo2"),
-            ("RESP", "resp_rate"),
-            ("SpO2", "spo2"),
-            ("NBPSys", "nibp_sys"),
-            ("NBPDias", "nibp_dia"),
-            ("NBPMean", "nibp_mean"),
-        ];
-        for (alias, metric) in expected {
-            assert_eq!(c.lookup(alias).map(|m| m.name.as_str()), Some(metric), "{alias}");
-        }
-    }
-
-    #[test]
-    fn a_conflicting_alias_is_rejected() {
-        let metrics = "h\nheart_rate,MDC_ECG_HEART_RATE,147842,8867-4,/min,HR,0,350,ok\nspo2,MDC_PULS_OXIM_SAT_O2,150456,59408-5,%,SpO2,0,100,ok\n";
-        let err = Catalogue::from_csv(metrics, "alias,metric\nX,heart_rate\nx,spo2\n").unwrap_err();
-        assert!(matches!(err, CatalogueError::ConflictingAlias { .. }), "{err}");
+    fn a_conflicting_alias_and_a_duplicate_code_are_rejected_by_name() {
+        let err = Catalogue::from_csv(TWO, "a,m\nX,heart_rate\nx,pulse_rate_nibp\n").unwrap_err();
+        assert_eq!(err.to_string(), "alias \"x\" names both heart_rate and pulse_rate_nibp");
+        let dup = "h\na,MDC_A,1,,/min,A,0,1,ok\nb,MDC_B,1,,/min,B,0,1,ok\n";
+        let err = Catalogue::from_csv(dup, "a,m\n").unwrap_err();
+        assert_eq!(err.to_string(), "metric \"b\": mdc_code 1 already belongs to a");
     }
 
     #[test]
     fn a_malformed_row_names_its_line() {
         let err = Catalogue::from_csv("h\nheart_rate,MDC,notanumber,,/min,HR,0,350,ok\n", "a,m\n").unwrap_err();
         assert_eq!(err.to_string(), "catalogue line 2: mdc_code \"notanumber\" is not an integer");
+        let err = Catalogue::from_csv(TWO, "a,m\nHF,heart_rat\n").unwrap_err();
+        assert_eq!(err.to_string(), "alias \"HF\" names \"heart_rat\", which is not a catalogue metric");
     }
 }

@@ -30,11 +30,16 @@ pub enum Reason {
     UnsupportedVersion,
     /// No device id could be derived.
     UnknownDevice,
+    /// The same reading (device, metric, device time) was already stored within the
+    /// de-duplication window: a redelivery or a repeated poll. Kept here instead of doubling a
+    /// row. The detail names the metric, the device time and both values; `origin` and
+    /// `payload` are empty because a normalised observation no longer carries them.
+    Duplicate,
 }
 
 impl Reason {
     /// Every reason, in counter order.
-    pub const ALL: [Reason; 9] = [
+    pub const ALL: [Reason; 10] = [
         Reason::InvalidPayload,
         Reason::MissingValue,
         Reason::NonNumericValue,
@@ -44,6 +49,7 @@ impl Reason {
         Reason::InvalidTime,
         Reason::UnsupportedVersion,
         Reason::UnknownDevice,
+        Reason::Duplicate,
     ];
 
     /// The name stored in the `reason` column and used in metrics.
@@ -58,6 +64,7 @@ impl Reason {
             Reason::InvalidTime => "invalid_time",
             Reason::UnsupportedVersion => "unsupported_version",
             Reason::UnknownDevice => "unknown_device",
+            Reason::Duplicate => "duplicate",
         }
     }
 
@@ -92,4 +99,21 @@ pub struct DeadLetter {
     pub detail: String,
     /// The whole message as received.
     pub payload: Arc<[u8]>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_are_listed_once_in_counter_order_with_distinct_names() {
+        for (i, reason) in Reason::ALL.into_iter().enumerate() {
+            assert_eq!(reason.index(), i, "{reason}");
+        }
+        let mut names: Vec<&str> = Reason::ALL.iter().map(|r| r.as_str()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Reason::ALL.len());
+        assert_eq!(Reason::Duplicate.to_string(), "duplicate");
+    }
 }

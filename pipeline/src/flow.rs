@@ -1,10 +1,10 @@
 //! The threaded hot path: drivers → bounded queue → normaliser threads → bounded queue → one
-//! writer thread that owns the [`Sink`].
+//! writer thread that owns the [`Conditioner`] and the [`Sink`].
 //!
 //! ```text
-//! driver ─┐                       ┌─ normaliser ─┐
-//! driver ─┼─▶ [IngestBatch queue] ┼─ normaliser ─┼─▶ [StoreBatch queue] ─▶ writer ─▶ Sink
-//! driver ─┘   (bounded)           └─ …           ┘   (bounded)
+//! driver ─┐                       ┌─ normaliser ─┐                         writer
+//! driver ─┼─▶ [IngestBatch queue] ┼─ normaliser ─┼─▶ [StoreBatch queue] ─▶ Conditioner ─▶ Sink
+//! driver ─┘   (bounded)           └─ …           ┘   (bounded)             (dedup, clock skew)
 //! ```
 //!
 //! Design: batches, not readings, move through the queues (one wake-up per message, per
@@ -13,6 +13,10 @@
 //! stop reading from their peers (MQTT stops acking). Nothing is dropped and no buffer grows
 //! without bound. Shutdown is by disconnection: when every [`Inlet`] is dropped the normalisers
 //! drain and exit, then the writer drains, flushes the sink and exits.
+//!
+//! Design: de-duplication and clock-skew correction keep per-device history, and normalisers
+//! are several, so they run on the writer thread, once per batch, just before [`Sink::write`]:
+//! the [`Conditioner`] has one owner and needs no lock (see [`crate::conditioning`]).
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -20,6 +24,7 @@ use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounded};
 
+use crate::conditioning::{Conditioner, ConditioningConfig};
 use crate::dead_letter::DeadLetter;
 use crate::normalise::Normaliser;
 use crate::observation::Observation;
@@ -72,20 +77,27 @@ pub trait Sink: Send + 'static {
     fn flush(&mut self) -> Result<(), SinkError>;
 }
 
-/// Sizes of the hot path.
+/// Sizes of the hot path and the writer's conditioning settings.
 #[derive(Debug, Clone)]
 pub struct FlowConfig {
-    /// Capacity of each queue, in batches.
+    /// Capacity of each queue, in batches. Default 1024.
     pub queue_capacity: usize,
-    /// Normaliser threads.
+    /// Normaliser threads. Default 1.
     pub workers: usize,
-    /// How often the writer calls [`Sink::tick`] when idle or busy.
+    /// How often the writer calls [`Sink::tick`] when idle or busy. Default 200 ms.
     pub tick: Duration,
+    /// De-duplication and clock-skew settings (defaults in [`ConditioningConfig`]).
+    pub conditioning: ConditioningConfig,
 }
 
 impl Default for FlowConfig {
     fn default() -> Self {
-        FlowConfig { queue_capacity: 1024, workers: 1, tick: Duration::from_millis(200) }
+        FlowConfig {
+            queue_capacity: 1024,
+            workers: 1,
+            tick: Duration::from_millis(200),
+            conditioning: ConditioningConfig::default(),
+        }
     }
 }
 
@@ -149,8 +161,10 @@ impl Pipeline {
         drop(out_tx);
         let s = Arc::clone(&stats);
         let tick = config.tick;
-        let writer =
-            std::thread::Builder::new().name("writer".into()).spawn(move || writer_loop(&out_rx, sink, tick, &s))?;
+        let conditioner = Conditioner::new(&config.conditioning);
+        let writer = std::thread::Builder::new()
+            .name("writer".into())
+            .spawn(move || writer_loop(&out_rx, conditioner, sink, tick, &s))?;
         Ok(Pipeline { inlet: Inlet { tx: in_tx, stats: Arc::clone(&stats) }, workers, writer, stats })
     }
 
@@ -193,6 +207,7 @@ fn normalise_loop(rx: &Receiver<IngestBatch>, tx: &Sender<StoreBatch>, n: &Norma
 
 fn writer_loop<S: Sink>(
     rx: &Receiver<StoreBatch>,
+    mut conditioner: Conditioner,
     mut sink: S,
     tick: Duration,
     stats: &PipelineStats,
@@ -200,7 +215,8 @@ fn writer_loop<S: Sink>(
     let mut last_tick = Instant::now();
     loop {
         match rx.recv_timeout(tick) {
-            Ok(batch) => {
+            Ok(mut batch) => {
+                stats.count_conditioned(&conditioner.condition(&mut batch));
                 stats.count_batch_stored();
                 if let Err(e) = sink.write(batch) {
                     stats.count_sink_error();
@@ -222,123 +238,5 @@ fn writer_loop<S: Sink>(
 }
 
 #[cfg(test)]
-mod tests {
-    use std::sync::Mutex;
-
-    use super::*;
-    use crate::{Catalogue, RawValue, Source};
-
-    #[derive(Clone, Default)]
-    struct MemorySink {
-        rows: Arc<Mutex<Vec<Observation>>>,
-        dead: Arc<Mutex<Vec<DeadLetter>>>,
-        flushed: Arc<Mutex<bool>>,
-    }
-
-    impl Sink for MemorySink {
-        fn write(&mut self, batch: StoreBatch) -> Result<(), SinkError> {
-            self.rows.lock().unwrap().extend(batch.observations);
-            self.dead.lock().unwrap().extend(batch.dead_letters);
-            Ok(())
-        }
-        fn tick(&mut self) -> Result<(), SinkError> {
-            Ok(())
-        }
-        fn flush(&mut self) -> Result<(), SinkError> {
-            *self.flushed.lock().unwrap() = true;
-            Ok(())
-        }
-    }
-
-    fn reading(i: usize) -> RawReading {
-        RawReading {
-            device_id: Arc::from(format!("dev-{}", i % 7)),
-            name: if i % 10 == 9 { "bogus".into() } else { "HR".into() },
-            value: RawValue::Number(i as f64 % 200.0),
-            unit: Some("/min".into()),
-            device_time: i as i64,
-            received_at: i as i64,
-            source: Source::Mqtt,
-            origin: Arc::from("t"),
-            raw: Arc::from(&b""[..]),
-            flags: crate::Flags::NONE,
-        }
-    }
-
-    #[test]
-    fn every_reading_comes_out_exactly_once_through_tiny_queues_and_many_producers() {
-        let sink = MemorySink::default();
-        let config = FlowConfig { queue_capacity: 1, workers: 2, tick: Duration::from_millis(5) };
-        let pipeline = Pipeline::start(config, Normaliser::new(Arc::new(Catalogue::builtin())), sink.clone()).unwrap();
-        let producers: Vec<_> = (0..4)
-            .map(|p| {
-                let inlet = pipeline.inlet();
-                std::thread::spawn(move || {
-                    for b in 0..250 {
-                        let readings = (0..4).map(|k| reading(p * 1000 + b * 4 + k)).collect();
-                        inlet.send(IngestBatch { readings, dead_letters: vec![] }).unwrap();
-                    }
-                })
-            })
-            .collect();
-        for p in producers {
-            p.join().unwrap();
-        }
-        let stats = pipeline.stats();
-        pipeline.shutdown().unwrap();
-        let mut times: Vec<i64> = sink.rows.lock().unwrap().iter().map(|o| o.time).collect();
-        times.sort_unstable();
-        let expected: Vec<i64> = (0..4000).filter(|i| i % 10 != 9).map(|i| i as i64).collect();
-        assert_eq!(times, expected);
-        assert_eq!(sink.dead.lock().unwrap().len(), 400);
-        assert!(*sink.flushed.lock().unwrap());
-        let snap = stats.snapshot();
-        assert_eq!((snap.readings_received, snap.observations, snap.dead_letters), (4000, 3600, 400));
-    }
-
-    /// A sink that holds the writer until the test lets it go.
-    struct GatedSink {
-        gate: Receiver<()>,
-        inner: MemorySink,
-    }
-
-    impl Sink for GatedSink {
-        fn write(&mut self, batch: StoreBatch) -> Result<(), SinkError> {
-            let _ = self.gate.recv();
-            self.inner.write(batch)
-        }
-        fn tick(&mut self) -> Result<(), SinkError> {
-            Ok(())
-        }
-        fn flush(&mut self) -> Result<(), SinkError> {
-            self.inner.flush()
-        }
-    }
-
-    #[test]
-    fn a_stalled_sink_blocks_producers_instead_of_dropping() {
-        let (open_tx, gate) = crossbeam_channel::unbounded();
-        let inner = MemorySink::default();
-        let sink = GatedSink { gate, inner: inner.clone() };
-        let config = FlowConfig { queue_capacity: 1, workers: 1, tick: Duration::from_millis(5) };
-        let pipeline = Pipeline::start(config, Normaliser::new(Arc::new(Catalogue::builtin())), sink).unwrap();
-        let inlet = pipeline.inlet();
-        let producer = std::thread::spawn(move || {
-            for i in 0..50 {
-                inlet.send(IngestBatch { readings: vec![reading(i * 10)], dead_letters: vec![] }).unwrap();
-            }
-        });
-        // With the sink stalled, at most a few batches fit in the queues: the producer must wait.
-        let stats = pipeline.stats();
-        while stats.snapshot().backpressure_waits == 0 {
-            std::thread::sleep(Duration::from_millis(1));
-        }
-        assert!(inner.rows.lock().unwrap().is_empty());
-        for _ in 0..50 {
-            open_tx.send(()).unwrap();
-        }
-        producer.join().unwrap();
-        pipeline.shutdown().unwrap();
-        assert_eq!(inner.rows.lock().unwrap().len(), 50);
-    }
-}
+#[path = "flow_tests.rs"]
+mod tests;

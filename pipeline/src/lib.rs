@@ -8,12 +8,17 @@
 //! - [`Catalogue`]: the one table of metrics (name, IEEE 11073 MDC code, LOINC, UCUM unit,
 //!   plausible range) with the aliases devices really send, built into the binary.
 //! - [`units`]: unit aliases and conversion into each metric's canonical UCUM unit.
+//! - [`device_quality`]: device no-value markers, IEEE 11073 FLOAT/SFLOAT special values, HL7
+//!   OBX-8/OBX-11 and Masimo exception bits, turned into quality [`Flags`] or "no value".
 //! - [`Normaliser`]: turns a [`RawReading`] into an [`Observation`] or a [`DeadLetter`] with a
 //!   [`Reason`]; bad input is never dropped silently.
 //! - [`flow`]: the threaded hot path. Drivers push [`IngestBatch`]es into a bounded
 //!   crossbeam queue through an [`Inlet`]; normaliser threads turn them into [`StoreBatch`]es
 //!   for one writer thread that owns a [`Sink`] (the Parquet store in `wardstream-storage`).
 //!   Every queue is bounded: a full queue blocks the producer (back-pressure), nothing is dropped.
+//! - [`Conditioner`] ([`conditioning`]): on the writer thread, turns repeated readings into
+//!   `duplicate` dead letters and corrects the time of devices whose clocks are persistently off.
+//! - [`time`]: UTC microseconds, HL7 v2 timestamps and [`LocalClock`] (IANA zones, DST-safe).
 //!
 //! ```
 //! use std::sync::Arc;
@@ -39,7 +44,10 @@
 //! ```
 
 pub mod catalogue;
+pub mod catalogue_config;
+pub mod conditioning;
 pub mod dead_letter;
+pub mod device_quality;
 pub mod flow;
 pub mod normalise;
 pub mod observation;
@@ -49,10 +57,13 @@ pub mod time;
 pub mod units;
 
 pub use catalogue::{Catalogue, CatalogueError, Metric};
+pub use catalogue_config::{CatalogueConfig, SiteMetric};
+pub use conditioning::{ConditionCounts, Conditioner, ConditioningConfig};
 pub use dead_letter::{DeadLetter, Reason};
+pub use device_quality::{DeviceNumber, Verdict};
 pub use flow::{FlowConfig, IngestBatch, Inlet, Pipeline, Sink, SinkError, StoreBatch};
 pub use normalise::Normaliser;
 pub use observation::{Flag, Flags, Observation, Status};
 pub use reading::{RawReading, RawValue, Source};
 pub use stats::PipelineStats;
-pub use time::{Clock, Micros, SystemClock};
+pub use time::{Clock, Hl7Timestamp, LocalClock, Micros, SystemClock, TimeError};

@@ -5,25 +5,43 @@
 //! 1. the value must be a number (`non_numeric_value`) and finite (`non_finite_value`);
 //! 2. the name must be a catalogue metric, MDC id/code or alias (`unknown_metric`);
 //! 3. a unit, when sent, must be one that measures the metric's quantity (`unknown_unit`); it is
-//!    converted into the metric's canonical UCUM unit. A reading without a unit is taken to be in
-//!    the metric's canonical unit (the catalogue gives each metric exactly one), and keeps
-//!    `source_unit` null so that this can be audited;
-//! 4. a value outside the metric's plausible range is stored with status `implausible`.
+//!    converted into the metric's canonical UCUM unit ([`units::conversion_for`]). A reading
+//!    without a unit is taken to be in the metric's canonical unit (the catalogue gives each
+//!    metric exactly one), and keeps `source_unit` null so that this can be audited. A converted
+//!    value that overflows is `non_finite_value`;
+//! 4. the flags the driver set (device-reported quality, [`crate::device_quality`]) are kept, and
+//!    a value outside the metric's plausible range adds `implausible`.
+//!
+//! Design: the hot path is [`Normaliser::normalise_batch`]. A device repeats the same few
+//! (name, unit) pairs in every message, so a batch keeps a small direct-mapped memo of
+//! (name, unit) → (metric, conversion), on the stack, keyed by the exact bytes; a hit costs one
+//! FxHash and two short comparisons instead of a catalogue lookup and a unit lookup. Nothing is
+//! allocated per reading: names and units move from the reading into the observation, the
+//! metric is an `Arc` clone, and only dead letters format a detail.
 
+use std::hash::Hasher;
 use std::sync::Arc;
 
-use crate::catalogue::Catalogue;
+use crate::catalogue::{Catalogue, Metric};
 use crate::dead_letter::{DeadLetter, Reason};
 use crate::flow::{IngestBatch, StoreBatch};
 use crate::observation::{Flag, Observation};
 use crate::reading::{RawReading, RawValue};
 use crate::stats::PipelineStats;
-use crate::units;
+use crate::units::{self, Conversion, FxHasher};
 
 /// Turns raw readings into observations or dead letters. Cheap to clone; shares the catalogue.
 #[derive(Debug, Clone)]
 pub struct Normaliser {
     catalogue: Arc<Catalogue>,
+}
+
+/// What a (name, unit) pair resolves to.
+#[derive(Debug, Clone, Copy)]
+enum Resolved<'a> {
+    Ok(&'a Arc<Metric>, Conversion),
+    UnknownMetric,
+    UnknownUnit(&'a Arc<Metric>),
 }
 
 impl Normaliser {
@@ -39,54 +57,12 @@ impl Normaliser {
 
     /// Normalises one reading.
     pub fn normalise(&self, raw: RawReading) -> Result<Observation, Box<DeadLetter>> {
-        let value = match raw.value {
-            RawValue::Number(v) if v.is_finite() => v,
-            RawValue::Number(v) => return Err(reject(raw, Reason::NonFiniteValue, format!("value {v} is not finite"))),
-            RawValue::Text(_) | RawValue::Bool(_) | RawValue::Data(_) => {
-                let kind = value_kind(&raw.value);
-                return Err(reject(raw, Reason::NonNumericValue, format!("value is a {kind}, not a number")));
-            }
-        };
-        let Some(metric) = self.catalogue.lookup(&raw.name) else {
-            let detail = format!("{:?} is not a catalogue metric or alias", raw.name);
-            return Err(reject(raw, Reason::UnknownMetric, detail));
-        };
-        let converted = match raw.unit.as_deref() {
-            None => value,
-            Some(unit) => match units::convert(value, unit, &metric.unit) {
-                Some(v) => v,
-                None => {
-                    let why =
-                        if units::lookup(unit).is_some() { "does not measure" } else { "is not a known unit for" };
-                    let detail = format!("unit {unit:?} {why} {} ({})", metric.name, metric.unit);
-                    return Err(reject(raw, Reason::UnknownUnit, detail));
-                }
-            },
-        };
-        let mut flags = raw.flags;
-        if !(metric.plausible_min..=metric.plausible_max).contains(&converted) {
-            flags.insert(Flag::Implausible);
-        }
-        Ok(Observation {
-            time: raw.device_time,
-            device_time: raw.device_time,
-            received_at: raw.received_at,
-            device_id: raw.device_id,
-            metric: Arc::clone(metric),
-            value: converted,
-            source_name: raw.name,
-            source_value: value,
-            source_unit: raw.unit,
-            flags,
-            patient_id: None,
-            encounter_id: None,
-            ward: None,
-            bed: None,
-            source: raw.source,
-        })
+        let resolved = self.resolve(&raw.name, raw.unit.as_deref());
+        finish(raw, resolved)
     }
 
-    /// Normalises a batch into `out`, counting every outcome in `stats`.
+    /// Normalises a batch into `out`, counting every outcome in `stats`. Gives exactly what
+    /// [`Normaliser::normalise`] gives for each reading, in order.
     pub fn normalise_batch(&self, batch: IngestBatch, out: &mut StoreBatch, stats: &PipelineStats) {
         let mut implausible = 0;
         let received = batch.readings.len() as u64;
@@ -96,8 +72,15 @@ impl Normaliser {
         }
         let before = out.observations.len();
         out.observations.reserve(batch.readings.len());
+        // Below a few readings, setting up the memo costs more than it saves.
+        let mut memo = (batch.readings.len() >= MEMO_MIN_BATCH).then(Memo::new);
         for raw in batch.readings {
-            match self.normalise(raw) {
+            let (name, unit) = (raw.name.as_str(), raw.unit.as_deref());
+            let resolved = match memo.as_mut() {
+                Some(memo) => memo.resolve(name, unit, |n, u| self.resolve(n, u)),
+                None => self.resolve(name, unit),
+            };
+            match finish(raw, resolved) {
                 Ok(obs) => {
                     implausible += u64::from(obs.flags.contains(Flag::Implausible));
                     out.observations.push(obs);
@@ -109,6 +92,130 @@ impl Normaliser {
             }
         }
         stats.count_normalised(received, (out.observations.len() - before) as u64, implausible);
+    }
+
+    fn resolve(&self, name: &str, unit: Option<&str>) -> Resolved<'_> {
+        let Some(metric) = self.catalogue.lookup(name) else {
+            return Resolved::UnknownMetric;
+        };
+        match unit.map(|u| units::conversion_for(metric, u)) {
+            None => Resolved::Ok(metric, Conversion::IDENTITY),
+            Some(Some(conversion)) => Resolved::Ok(metric, conversion),
+            Some(None) => Resolved::UnknownUnit(metric),
+        }
+    }
+}
+
+fn finish(raw: RawReading, resolved: Resolved<'_>) -> Result<Observation, Box<DeadLetter>> {
+    let value = match raw.value {
+        RawValue::Number(v) if v.is_finite() => v,
+        RawValue::Number(v) => return Err(reject(raw, Reason::NonFiniteValue, format!("value {v} is not finite"))),
+        RawValue::Text(_) | RawValue::Bool(_) | RawValue::Data(_) => {
+            let kind = value_kind(&raw.value);
+            return Err(reject(raw, Reason::NonNumericValue, format!("value is a {kind}, not a number")));
+        }
+    };
+    let (metric, conversion) = match resolved {
+        Resolved::Ok(metric, conversion) => (metric, conversion),
+        Resolved::UnknownMetric => {
+            let detail = format!("{:?} is not a catalogue metric or alias", raw.name);
+            return Err(reject(raw, Reason::UnknownMetric, detail));
+        }
+        Resolved::UnknownUnit(metric) => {
+            let unit = raw.unit.as_deref().unwrap_or_default();
+            let why = if units::is_known(unit) { "does not measure" } else { "is not a known unit for" };
+            let detail = format!("unit {unit:?} {why} {} ({})", metric.name, metric.unit);
+            return Err(reject(raw, Reason::UnknownUnit, detail));
+        }
+    };
+    let converted = conversion.apply(value);
+    if !converted.is_finite() {
+        let detail =
+            format!("value {value:e} {} is {converted} {}", raw.unit.as_deref().unwrap_or_default(), metric.unit);
+        return Err(reject(raw, Reason::NonFiniteValue, detail));
+    }
+    let mut flags = raw.flags;
+    if !(metric.plausible_min..=metric.plausible_max).contains(&converted) {
+        flags.insert(Flag::Implausible);
+    }
+    Ok(Observation {
+        time: raw.device_time,
+        device_time: raw.device_time,
+        received_at: raw.received_at,
+        device_id: raw.device_id,
+        metric: Arc::clone(metric),
+        value: converted,
+        source_name: raw.name,
+        source_value: value,
+        source_unit: raw.unit,
+        flags,
+        patient_id: None,
+        encounter_id: None,
+        ward: None,
+        bed: None,
+        source: raw.source,
+    })
+}
+
+/// Longest name and unit the memo holds; longer ones are resolved every time.
+const MEMO_KEY: usize = 24;
+/// Slots of the memo (a power of two).
+const MEMO_SLOTS: usize = 16;
+/// Smallest batch that uses the memo.
+const MEMO_MIN_BATCH: usize = 4;
+
+/// One remembered resolution, with its key copied inline (no allocation).
+#[derive(Clone, Copy)]
+struct Slot<'a> {
+    name: [u8; MEMO_KEY],
+    unit: [u8; MEMO_KEY],
+    name_len: u8,
+    /// `u8::MAX` for no unit.
+    unit_len: u8,
+    resolved: Resolved<'a>,
+}
+
+/// A per-batch, direct-mapped memo of (name, unit) → resolution.
+struct Memo<'a> {
+    slots: [Option<Slot<'a>>; MEMO_SLOTS],
+}
+
+impl<'a> Memo<'a> {
+    fn new() -> Memo<'a> {
+        Memo { slots: [None; MEMO_SLOTS] }
+    }
+
+    #[inline]
+    fn resolve(
+        &mut self,
+        name: &str,
+        unit: Option<&str>,
+        slow: impl FnOnce(&str, Option<&str>) -> Resolved<'a>,
+    ) -> Resolved<'a> {
+        let (n, u) = (name.as_bytes(), unit.map(str::as_bytes));
+        if n.len() > MEMO_KEY || u.is_some_and(|u| u.len() > MEMO_KEY) {
+            return slow(name, unit);
+        }
+        let mut h = FxHasher::default();
+        h.write(n);
+        h.write_u8(0xff);
+        h.write(u.unwrap_or(b"\xff\xfe"));
+        let index = (h.finish() >> 60) as usize % MEMO_SLOTS;
+        let unit_len = u.map_or(u8::MAX, |u| u.len() as u8);
+        if let Some(slot) = &self.slots[index] {
+            let same_unit = slot.unit_len == unit_len && u.is_none_or(|u| &slot.unit[..u.len()] == u);
+            if same_unit && &slot.name[..usize::from(slot.name_len)] == n {
+                return slot.resolved;
+            }
+        }
+        let resolved = slow(name, unit);
+        let mut slot = Slot { name: [0; MEMO_KEY], unit: [0; MEMO_KEY], name_len: n.len() as u8, unit_len, resolved };
+        slot.name[..n.len()].copy_from_slice(n);
+        if let Some(u) = u {
+            slot.unit[..u.len()].copy_from_slice(u);
+        }
+        self.slots[index] = Some(slot);
+        resolved
     }
 }
 
@@ -163,7 +270,7 @@ mod tests {
     fn a_known_alias_and_unit_become_the_catalogue_metric_in_its_canonical_unit() {
         let obs = normaliser().normalise(raw("NBPSys", RawValue::Number(16.0), Some("kPa"))).unwrap();
         assert_eq!(obs.metric.name, "nibp_sys");
-        assert!((obs.value - 120.009_852_135_305).abs() < 1e-9);
+        assert_eq!(obs.value, 120.009_852_135_305_01);
         assert_eq!(
             (obs.source_name.as_str(), obs.source_value, obs.source_unit.as_deref()),
             ("NBPSys", 16.0, Some("kPa"))
@@ -202,6 +309,26 @@ mod tests {
             assert_eq!(&*dl.payload, b"payload");
             assert_eq!(dl.device_id.as_deref(), Some("dev-1"));
         }
+    }
+
+    #[test]
+    fn device_flags_are_kept_and_coded_and_empty_units_resolve() {
+        let mut r = raw("NBPSys", RawValue::Number(140.0), Some("266016^MDC_DIM_MMHG^MDC"));
+        r.flags = crate::Flags::of(Flag::Corrected);
+        let obs = normaliser().normalise(r).unwrap();
+        assert_eq!((obs.value, obs.status()), (140.0, Status::Corrected));
+        let mut r = raw("SpO2", RawValue::Number(0.5), Some("1"));
+        r.flags = crate::Flags::of(Flag::Questionable);
+        let obs = normaliser().normalise(r).unwrap();
+        assert_eq!((obs.value, obs.status(), obs.source_value), (50.0, Status::Questionable, 0.5));
+        let obs = normaliser().normalise(raw("TEMP", RawValue::Number(37.5), Some(""))).unwrap();
+        assert_eq!((obs.value, obs.source_unit.as_deref()), (37.5, Some("")));
+    }
+
+    #[test]
+    fn a_conversion_that_overflows_is_a_non_finite_dead_letter() {
+        let dl = normaliser().normalise(raw("NBPSys", RawValue::Number(1e308), Some("kPa"))).unwrap_err();
+        assert_eq!((dl.reason, dl.detail.as_str()), (Reason::NonFiniteValue, "value 1e308 kPa is inf mm[Hg]"));
     }
 
     #[test]

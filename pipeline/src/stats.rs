@@ -3,6 +3,7 @@
 
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
+use crate::conditioning::ConditionCounts;
 use crate::dead_letter::Reason;
 
 /// Counters of the pipeline. All are monotonic totals.
@@ -12,6 +13,10 @@ pub struct PipelineStats {
     observations: AtomicU64,
     implausible: AtomicU64,
     dead_letters: [AtomicU64; Reason::ALL.len()],
+    clock_corrected: AtomicU64,
+    future_time: AtomicU64,
+    dedup_evicted: AtomicU64,
+    clock_devices_evicted: AtomicU64,
     backpressure_waits: AtomicU64,
     batches_stored: AtomicU64,
     sink_errors: AtomicU64,
@@ -22,7 +27,8 @@ pub struct PipelineStats {
 pub struct StatsSnapshot {
     /// Raw readings that reached the normaliser.
     pub readings_received: u64,
-    /// Readings normalised into observations.
+    /// Readings normalised into observations. Rows handed to the sink are `observations −
+    /// duplicates`: a duplicate is normalised first, then becomes a dead letter.
     pub observations: u64,
     /// Of those, flagged implausible.
     pub implausible: u64,
@@ -30,6 +36,17 @@ pub struct StatsSnapshot {
     pub dead_letters: u64,
     /// Dead letters per reason, in [`Reason::ALL`] order.
     pub dead_letters_per_reason: [u64; Reason::ALL.len()],
+    /// Readings already stored within the de-duplication window, kept as `duplicate` dead
+    /// letters (the same count as that reason's).
+    pub duplicates: u64,
+    /// Observations whose time was corrected for their device's clock skew.
+    pub clock_corrected: u64,
+    /// Observations flagged `future_time`.
+    pub future_time: u64,
+    /// Readings forgotten by de-duplication before their window ended (its key cap was full).
+    pub dedup_evicted: u64,
+    /// Devices whose clock-skew history was forgotten (the device cap was full).
+    pub clock_devices_evicted: u64,
     /// Times a producer found the queue full and waited.
     pub backpressure_waits: u64,
     /// Batches handed to the sink.
@@ -56,6 +73,23 @@ impl PipelineStats {
         self.dead_letters[reason.index()].fetch_add(1, Relaxed);
     }
 
+    /// Adds one batch's conditioning outcome (duplicates count as `duplicate` dead letters).
+    pub(crate) fn count_conditioned(&self, c: &ConditionCounts) {
+        if c.duplicates > 0 {
+            self.dead_letters[Reason::Duplicate.index()].fetch_add(c.duplicates, Relaxed);
+        }
+        for (counter, n) in [
+            (&self.clock_corrected, c.clock_corrected),
+            (&self.future_time, c.future_time),
+            (&self.dedup_evicted, c.dedup_evicted),
+            (&self.clock_devices_evicted, c.clock_devices_evicted),
+        ] {
+            if n > 0 {
+                counter.fetch_add(n, Relaxed);
+            }
+        }
+    }
+
     pub(crate) fn count_backpressure_wait(&self) {
         self.backpressure_waits.fetch_add(1, Relaxed);
     }
@@ -77,9 +111,38 @@ impl PipelineStats {
             implausible: self.implausible.load(Relaxed),
             dead_letters: per_reason.iter().sum(),
             dead_letters_per_reason: per_reason,
+            duplicates: per_reason[Reason::Duplicate.index()],
+            clock_corrected: self.clock_corrected.load(Relaxed),
+            future_time: self.future_time.load(Relaxed),
+            dedup_evicted: self.dedup_evicted.load(Relaxed),
+            clock_devices_evicted: self.clock_devices_evicted.load(Relaxed),
             backpressure_waits: self.backpressure_waits.load(Relaxed),
             batches_stored: self.batches_stored.load(Relaxed),
             sink_errors: self.sink_errors.load(Relaxed),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conditioning_counts_add_up_per_batch_and_duplicates_are_dead_letters() {
+        let stats = PipelineStats::default();
+        let batch = ConditionCounts {
+            duplicates: 2,
+            clock_corrected: 3,
+            future_time: 1,
+            dedup_evicted: 4,
+            clock_devices_evicted: 5,
+        };
+        stats.count_conditioned(&batch);
+        stats.count_conditioned(&batch);
+        stats.count_dead_letter(Reason::UnknownMetric);
+        let snap = stats.snapshot();
+        assert_eq!((snap.duplicates, snap.clock_corrected, snap.future_time), (4, 6, 2));
+        assert_eq!((snap.dedup_evicted, snap.clock_devices_evicted), (8, 10));
+        assert_eq!((snap.dead_letters_by_reason(Reason::Duplicate), snap.dead_letters), (4, 5));
     }
 }

@@ -157,7 +157,8 @@ struct Harness {
 impl Harness {
     fn start(url: &str) -> Harness {
         let sink = MemorySink::default();
-        let flow = FlowConfig { queue_capacity: 2, workers: 1, tick: Duration::from_millis(10) };
+        let flow =
+            FlowConfig { queue_capacity: 2, workers: 1, tick: Duration::from_millis(10), ..FlowConfig::default() };
         let pipeline = Pipeline::start(flow, Normaliser::new(Arc::new(Catalogue::builtin())), sink.clone()).unwrap();
         let stats = Arc::new(MqttStats::new());
         let (shutdown, rx) = watch::channel(false);

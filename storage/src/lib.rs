@@ -14,6 +14,8 @@
 //! - [`QuerySession`]: a DataFusion session with both tables registered over the same
 //!   directories; long-lived sessions see new files (the listing cache is off).
 //!   [`format_batches`] prints results as a table, CSV or JSON lines.
+//! - [`QualityReport`]: the defect report (valid, flagged and rejected readings per device and
+//!   per metric, and the defect rate), computed with SQL over a [`QuerySession`].
 //!
 //! ```text
 //! pipeline ─▶ ParquetStore ─▶ <data_dir>/vitals/date=2024-05-01/part-….parquet ◀─ QuerySession ◀─ SQL
@@ -58,6 +60,7 @@ pub mod error;
 pub mod file;
 pub mod format;
 pub mod layout;
+pub mod quality;
 pub mod query;
 pub mod schema;
 pub mod stats;
@@ -67,6 +70,7 @@ pub use batch::{dead_letters_batch, vitals_batch};
 pub use config::StorageConfig;
 pub use error::{Error, Result};
 pub use format::{OutputFormat, format_batches};
+pub use quality::{QualityCounts, QualityGroup, QualityReport};
 pub use query::QuerySession;
 pub use schema::{PARTITION_COLUMN, Table, dead_letters_schema, vitals_schema};
 pub use stats::{StorageStats, StorageStatsSnapshot};

@@ -5,6 +5,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
 mod cli;
+mod mimic_replay;
 mod mqtt_bulk;
 mod mqtt_rfc8428;
+mod quality_report;
 mod support;

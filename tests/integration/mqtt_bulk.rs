@@ -38,20 +38,23 @@ fn value(metric: usize, d: usize, m: usize, k: usize) -> f64 {
 /// A stored reading as compared here: (device, metric, time µs, value bits).
 type Key = (String, String, i64, u64);
 
-/// The packs of device `d`, and the readings they hold.
-fn device_packs(d: usize) -> (Vec<String>, Vec<Key>) {
+/// The packs of device `d`, and the readings they hold. Times are realistic: message `m` is
+/// stamped `start − 60 s + m s`, its records 50 ms apart, so every device clock looks right
+/// (well inside the clock-skew threshold, never in the future) and every key is unique.
+fn device_packs(d: usize, start_secs: i64) -> (Vec<String>, Vec<Key>) {
     let device = format!("urn:dev:bulk:dev-{d:02}");
     let mut packs = Vec::new();
     let mut expected = Vec::new();
     for m in 0..MESSAGES {
-        let bt = 1_700_100_000 + (d * 1000 + m * 10) as i64;
+        let bt = start_secs - 60 + m as i64;
         let records: Vec<String> = (0..RECORDS)
             .map(|k| {
                 let (name, unit, metric) = METRICS[k % METRICS.len()];
                 let v = value(k % METRICS.len(), d, m, k);
-                expected.push((device.clone(), metric.to_string(), (bt + k as i64) * 1_000_000, v.to_bits()));
+                let t = k as f64 * 0.05;
+                expected.push((device.clone(), metric.to_string(), bt * 1_000_000 + k as i64 * 50_000, v.to_bits()));
                 let base = if k == 0 { format!(r#""bn":"{device}:","bt":{bt},"#) } else { String::new() };
-                format!(r#"{{{base}"n":"{name}","u":"{unit}","t":{k},"v":{v}}}"#)
+                format!(r#"{{{base}"n":"{name}","u":"{unit}","t":{t},"v":{v}}}"#)
             })
             .collect();
         packs.push(format!("[{}]", records.join(",")));
@@ -79,10 +82,11 @@ async fn ten_thousand_readings_from_fifty_devices_with_malformed_payloads_are_st
     let service = Service::start(&service_config(data.path(), &broker.url(), "ws-bulk")).unwrap();
     service.wait_subscribed(Duration::from_secs(10)).await.unwrap();
 
+    let start_secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
     let mut expected = BTreeSet::new();
     let mut expected_dead = std::collections::BTreeMap::<&str, i64>::new();
     for d in 0..DEVICES {
-        let (mut lines, readings) = device_packs(d);
+        let (mut lines, readings) = device_packs(d, start_secs);
         expected.extend(readings);
         if d % 5 == 0 {
             // Malformed payloads in the middle of a device's stream.

@@ -29,7 +29,7 @@ async fn readings_sent_through_the_pipeline_are_all_queryable_after_shutdown() {
     let store =
         ParquetStore::open(StorageConfig { max_rows_per_file: 500, ..StorageConfig::test_config(dir.path()) }).unwrap();
     let stats = store.stats();
-    let flow = FlowConfig { queue_capacity: 4, workers: 2, tick: Duration::from_millis(10) };
+    let flow = FlowConfig { queue_capacity: 4, workers: 2, tick: Duration::from_millis(10), ..FlowConfig::default() };
     let pipeline = Pipeline::start(flow, Normaliser::new(Arc::new(Catalogue::builtin())), store).unwrap();
     let inlet = pipeline.inlet();
     for b in 0..100 {

@@ -29,8 +29,9 @@ pub fn wardstream_bin() -> PathBuf {
 pub fn service_config(data_dir: &Path, url: &str, client_id: &str) -> Config {
     Config {
         storage: StorageConfig { flush_interval_ms: 200, ..StorageConfig::test_config(data_dir) },
-        pipeline: PipelineConfig { queue_capacity: 64, workers: 2, tick_ms: 20 },
+        pipeline: PipelineConfig { queue_capacity: 64, workers: 2, tick_ms: 20, ..PipelineConfig::default() },
         mqtt: vec![MqttConfig { client_id: client_id.into(), ..MqttConfig::test_config(url) }],
+        ..Config::default()
     }
 }
 

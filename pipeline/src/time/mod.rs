@@ -1,7 +1,39 @@
 //! Time as wardstream stores it: microseconds since the Unix epoch, UTC, in an `i64`
 //! ([`Micros`]), and an injectable [`Clock`] so that tests control "now".
+//!
+//! Every stored time is UTC. Devices that speak other clocks are converted on the way in:
+//! - [`hl7`]: HL7 v2 `DTM` timestamps (`YYYY[MM[DD[HH[MM[SS[.S…]]]]]][+/-ZZZZ]`), exact when they
+//!   carry a UTC offset, otherwise read in the device's configured zone;
+//! - [`local`]: [`LocalClock`], one per device reporting naive local time in an IANA zone
+//!   (`Europe/London`), which turns it into UTC without reordering or dropping readings across
+//!   daylight-saving changes.
 
 use std::time::{SystemTime, UNIX_EPOCH};
+
+pub mod hl7;
+pub mod local;
+
+pub use chrono::NaiveDateTime;
+pub use hl7::Hl7Timestamp;
+pub use local::LocalClock;
+
+/// Why a time could not be read or converted.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum TimeError {
+    /// The zone name is not an IANA time zone known to wardstream's built-in database.
+    #[error("unknown time zone {0:?} (expected an IANA name such as \"Europe/London\")")]
+    UnknownZone(String),
+    /// An HL7 v2 timestamp that does not follow `YYYY[MM[DD[HH[MM[SS[.S[S[S[S]]]]]]]]][+/-ZZZZ]`
+    /// or names a date or time that does not exist.
+    #[error("invalid HL7 timestamp {text:?}: {why}")]
+    InvalidHl7 {
+        /// The text as received.
+        text: String,
+        /// What is wrong with it.
+        why: &'static str,
+    },
+}
 
 /// Microseconds since 1970-01-01T00:00:00Z. The unit of every time column.
 pub type Micros = i64;
@@ -41,6 +73,15 @@ pub fn seconds_to_micros(seconds: f64) -> Option<Micros> {
         return None;
     }
     Some(micros as i64)
+}
+
+/// RFC 3339 in UTC with microseconds (`2026-03-29T01:30:00.000000Z`), for details and logs.
+/// A time outside chrono's range is written as its microsecond count.
+pub fn format_rfc3339(micros: Micros) -> String {
+    match chrono::DateTime::from_timestamp_micros(micros) {
+        Some(t) => t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string(),
+        None => format!("{micros} µs since the epoch"),
+    }
 }
 
 /// Days since the Unix epoch of a time, for UTC date partitions (`date=YYYY-MM-DD`).
@@ -86,5 +127,12 @@ mod tests {
         assert_eq!(seconds_to_micros(-5.0), Some(-5_000_000));
         assert_eq!(seconds_to_micros(f64::NAN), None);
         assert_eq!(seconds_to_micros(1e300), None);
+    }
+
+    #[test]
+    fn rfc3339_is_utc_with_microseconds() {
+        assert_eq!(format_rfc3339(1_276_020_076_001_000), "2010-06-08T18:01:16.001000Z");
+        assert_eq!(format_rfc3339(-1), "1969-12-31T23:59:59.999999Z");
+        assert_eq!(format_rfc3339(i64::MAX), "9223372036854775807 µs since the epoch");
     }
 }
