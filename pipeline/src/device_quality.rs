@@ -300,7 +300,8 @@ mod tests {
     #[rustfmt::skip]
     fn sfloat16_decodes_exponent_and_mantissa_and_its_special_values_are_no_value() {
         let values =
-            [(0x0002, 2.0), (0xF014, 2.0), (0xE0C8, 2.0), (0x1002, 20.0), (0x04D2, 1234.0), (0x0B2E, -1234.0), (0xF16E, 36.6)];
+            [(0x0002, 2.0), (0xF014, 2.0), (0xE0C8, 2.0), (0x1002, 20.0), (0x04D2, 1234.0), (0x0B2E, -1234.0),
+             (0xF16E, 36.6)];
         for (raw, v) in values {
             assert_eq!(decode_sfloat16(raw), Value(v), "{raw:#06x}");
         }

@@ -13,7 +13,7 @@
 //!    a value outside the metric's plausible range adds `implausible`.
 //!
 //! Design: the hot path is [`Normaliser::normalise_batch`]. A device repeats the same few
-//! (name, unit) pairs in every message, so a batch keeps a small direct-mapped memo of
+//! (name, unit) pairs in every message, so a batch keeps a small open-addressing memo of
 //! (name, unit) → (metric, conversion), on the stack, keyed by the exact bytes; a hit costs one
 //! FxHash and two short comparisons instead of a catalogue lookup and a unit lookup. Nothing is
 //! allocated per reading: names and units move from the reading into the observation, the
@@ -106,6 +106,7 @@ impl Normaliser {
     }
 }
 
+#[inline]
 fn finish(raw: RawReading, resolved: Resolved<'_>) -> Result<Observation, Box<DeadLetter>> {
     let value = match raw.value {
         RawValue::Number(v) if v.is_finite() => v,
@@ -157,32 +158,57 @@ fn finish(raw: RawReading, resolved: Resolved<'_>) -> Result<Observation, Box<De
     })
 }
 
-/// Longest name and unit the memo holds; longer ones are resolved every time.
-const MEMO_KEY: usize = 24;
-/// Slots of the memo (a power of two).
-const MEMO_SLOTS: usize = 16;
+/// Longest name and unit the memo holds (`MDC_PULS_OXIM_PULS_RATE`, an HL7 coded unit such as
+/// `262688^MDC_DIM_PERCENT^MDC^%^%^UCUM`); longer ones are resolved every time.
+const MEMO_NAME: usize = 32;
+const MEMO_UNIT: usize = 40;
+/// Slots of the memo: 2^5, more distinct (name, unit) pairs than a monitor sends in a message.
+const MEMO_BITS: u32 = 5;
+const MEMO_SLOTS: usize = 1 << MEMO_BITS;
+/// Slots looked at before giving up (bounds the cost of a miss in a full memo).
+const MEMO_PROBES: usize = 4;
 /// Smallest batch that uses the memo.
 const MEMO_MIN_BATCH: usize = 4;
 
 /// One remembered resolution, with its key copied inline (no allocation).
 #[derive(Clone, Copy)]
 struct Slot<'a> {
-    name: [u8; MEMO_KEY],
-    unit: [u8; MEMO_KEY],
+    hash: u64,
+    name: [u8; MEMO_NAME],
+    unit: [u8; MEMO_UNIT],
     name_len: u8,
     /// `u8::MAX` for no unit.
     unit_len: u8,
     resolved: Resolved<'a>,
 }
 
-/// A per-batch, direct-mapped memo of (name, unit) → resolution.
+impl Slot<'_> {
+    #[inline]
+    fn is(&self, hash: u64, name: &[u8], unit: Option<&[u8]>, unit_len: u8) -> bool {
+        self.hash == hash
+            && self.unit_len == unit_len
+            && &self.name[..usize::from(self.name_len)] == name
+            && unit.is_none_or(|u| &self.unit[..u.len()] == u)
+    }
+}
+
+/// A per-batch memo of (name, unit) → resolution: open addressing with up to [`MEMO_PROBES`]
+/// linear probes, so a batch's few distinct pairs do not evict each other; when the probed slots
+/// are all taken, the pair's home slot is overwritten.
 struct Memo<'a> {
     slots: [Option<Slot<'a>>; MEMO_SLOTS],
+    /// Lookups so far, and how many missed: a batch of mostly distinct names stops using the
+    /// memo after [`MEMO_TRIAL`] lookups if at least half of them missed.
+    lookups: u32,
+    misses: u32,
 }
+
+/// Lookups after which a memo that mostly misses is given up for the rest of the batch.
+const MEMO_TRIAL: u32 = 32;
 
 impl<'a> Memo<'a> {
     fn new() -> Memo<'a> {
-        Memo { slots: [None; MEMO_SLOTS] }
+        Memo { slots: [None; MEMO_SLOTS], lookups: 0, misses: 0 }
     }
 
     #[inline]
@@ -193,28 +219,39 @@ impl<'a> Memo<'a> {
         slow: impl FnOnce(&str, Option<&str>) -> Resolved<'a>,
     ) -> Resolved<'a> {
         let (n, u) = (name.as_bytes(), unit.map(str::as_bytes));
-        if n.len() > MEMO_KEY || u.is_some_and(|u| u.len() > MEMO_KEY) {
+        let given_up = self.lookups >= MEMO_TRIAL && self.misses * 2 >= self.lookups;
+        if given_up || n.len() > MEMO_NAME || u.is_some_and(|u| u.len() > MEMO_UNIT) {
             return slow(name, unit);
         }
+        self.lookups += 1;
         let mut h = FxHasher::default();
         h.write(n);
         h.write_u8(0xff);
         h.write(u.unwrap_or(b"\xff\xfe"));
-        let index = (h.finish() >> 60) as usize % MEMO_SLOTS;
+        let hash = h.finish();
         let unit_len = u.map_or(u8::MAX, |u| u.len() as u8);
-        if let Some(slot) = &self.slots[index] {
-            let same_unit = slot.unit_len == unit_len && u.is_none_or(|u| &slot.unit[..u.len()] == u);
-            if same_unit && &slot.name[..usize::from(slot.name_len)] == n {
-                return slot.resolved;
+        let home = (hash >> (64 - MEMO_BITS)) as usize;
+        let mut free = home;
+        for probe in 0..MEMO_PROBES {
+            let index = (home + probe) % MEMO_SLOTS;
+            match &self.slots[index] {
+                Some(slot) if slot.is(hash, n, u, unit_len) => return slot.resolved,
+                Some(_) => {}
+                None => {
+                    free = index;
+                    break;
+                }
             }
         }
+        self.misses += 1;
         let resolved = slow(name, unit);
-        let mut slot = Slot { name: [0; MEMO_KEY], unit: [0; MEMO_KEY], name_len: n.len() as u8, unit_len, resolved };
+        let mut slot =
+            Slot { hash, name: [0; MEMO_NAME], unit: [0; MEMO_UNIT], name_len: n.len() as u8, unit_len, resolved };
         slot.name[..n.len()].copy_from_slice(n);
         if let Some(u) = u {
             slot.unit[..u.len()].copy_from_slice(u);
         }
-        self.slots[index] = Some(slot);
+        self.slots[free] = Some(slot);
         resolved
     }
 }

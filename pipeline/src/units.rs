@@ -15,6 +15,8 @@
 //! | `%` | `/100` (SenML secondary unit), `percent`, MDC `MDC_DIM_PERCENT` 262688; ×100 only for [`FRACTION_METRICS`]: `1` `/` `{ratio}` `{fraction}` `MDC_DIM_DIMLESS` 262656 |
 //! | `mV` | `uV` `µV` `μV` (×0.001), `V` (×1000); MDC `MDC_DIM_MILLI_VOLT` 266418, `MDC_DIM_MICRO_VOLT` 266419, `MDC_DIM_X_VOLT`/`MDC_DIM_VOLT` 266400 |
 //! | `g/dL` | `g/dl`, `g/L` (×0.1), MDC `MDC_DIM_X_G_PER_DL` 264256 (for SpHb; `mmol/L` is not accepted: it depends on the haemoglobin convention) |
+//! | `mL/dL` | `ml/dL` `ml/dl`, MDC `MDC_DIM_MILLI_L_PER_DL` 268562 (SpOC) |
+//! | `1` | `/` (SenML ratio), MDC `MDC_DIM_DIMLESS` 262656 (pleth amplitude) |
 //!
 //! IEEE 11073-10101 unit codes are `4 × 65536 + term` (partition 4, `MDC_PART_DIM`); terms as in
 //! the nomenclature used by Antidote (IEEE 11073-20601) and Philips IntelliVue, and confirmed
@@ -169,6 +171,11 @@ pub static UNITS: &[UnitRow] = &[
     r("MDC_DIM_MICRO_VOLT", "mV", conv(-0.0, 1.0, 1000.0)), r("266419", "mV", conv(-0.0, 1.0, 1000.0)),
     r("MDC_DIM_X_VOLT", "mV", conv(-0.0, 1000.0, 1.0)), r("MDC_DIM_VOLT", "mV", conv(-0.0, 1000.0, 1.0)),
     r("266400", "mV", conv(-0.0, 1000.0, 1.0)),
+    // dimensionless (pleth amplitude): UCUM `1`
+    r("1", "1", SAME), r("/", "1", SAME), r("MDC_DIM_DIMLESS", "1", SAME), r("262656", "1", SAME),
+    // oxygen content (SpOC): UCUM `mL/dL`
+    r("mL/dL", "mL/dL", SAME), r("ml/dL", "mL/dL", SAME), r("ml/dl", "mL/dL", SAME), r("MDC_DIM_MILLI_L_PER_DL", "mL/dL", SAME),
+    r("268562", "mL/dL", SAME),
     // haemoglobin concentration (SpHb): UCUM `g/dL`
     r("g/dL", "g/dL", SAME), r("g/dl", "g/dL", SAME), r("g/L", "g/dL", conv(-0.0, 1.0, 10.0)),
     r("MDC_DIM_X_G_PER_DL", "g/dL", SAME), r("264256", "g/dL", SAME),
@@ -286,14 +293,13 @@ mod tests {
     use super::*;
     use crate::Catalogue;
 
-    /// A catalogue metric, or one of the catalogue's metrics renamed (metrics still to come).
+    /// A catalogue metric; for names the catalogue lacks, a metric like it renamed.
     fn metric(name: &str) -> Metric {
         let c = Catalogue::builtin();
-        let like = match name {
-            "cvp" | "icp" => "nibp_sys",
-            "perfusion_index" | "spco" => "spo2",
-            other => other,
-        };
+        if let Some(m) = c.by_name(name) {
+            return (**m).clone();
+        }
+        let like = if name == "rap" { "nibp_sys" } else { "spo2" };
         let mut m = (**c.by_name(like).unwrap()).clone();
         m.name = name.into();
         m
@@ -319,7 +325,9 @@ mod tests {
             ("spo2", "1", 0.97, 97.0), ("spo2", "/", 0.5, 50.0), ("spo2", "{ratio}", 0.25, 25.0),
             ("spo2", "MDC_DIM_DIMLESS", 0.5, 50.0), ("spo2", "/100", 97.0, 97.0),
             ("ecg_ii", "V", 1.2, 1200.0), ("ecg_ii", "uV", 500.0, 0.5), ("ecg_ii", "µV", 500.0, 0.5),
-            ("ecg_ii", "266400", 1.2, 1200.0),
+            ("ecg_ii", "266400", 1.2, 1200.0), ("sphb", "g/L", 135.0, 13.5), ("sphb", "264256", 13.5, 13.5),
+            ("spoc", "ml/dl", 18.5, 18.5), ("pleth", "/", 0.5, 0.5), ("pleth", "262656", 0.5, 0.5),
+            ("rap", "cmH2O", 10.0, 7.355_591_352_766_805_5), ("sao2", "1", 0.5, 50.0),
         ];
         for (name, unit, value, expected) in cases {
             assert_eq!(convert(name, unit, value), Some(expected), "{name} {value} {unit}");
@@ -421,7 +429,14 @@ mod tests {
         let mut seen = std::collections::HashSet::new();
         for row in UNITS {
             assert!(seen.insert((row.alias, row.canonical)), "{} twice", row.alias);
-            assert!(["/min", "mm[Hg]", "Cel", "%", "mV", "g/dL"].contains(&row.canonical), "{}", row.alias);
+            let canonical = ["/min", "mm[Hg]", "Cel", "%", "mV", "g/dL", "mL/dL", "1"];
+            assert!(canonical.contains(&row.canonical), "{}", row.alias);
+            // Every canonical unit is also a spelling of itself (the site catalogue checks this).
+            assert!(
+                UNITS.iter().any(|r| r.alias == row.canonical && r.canonical == row.canonical),
+                "{}",
+                row.canonical
+            );
         }
         let c = Catalogue::builtin();
         for name in FRACTION_METRICS.iter().chain(WATER_COLUMN_METRICS) {
