@@ -11,6 +11,10 @@ use wardstream_pipeline::{ConditioningConfig, FlowConfig};
 use wardstream_protocols::mqtt::MqttConfig;
 use wardstream_storage::StorageConfig;
 
+pub use crate::settings::{
+    AssociationSettings, DeviceEntry, HotSettings, HttpSettings, RetentionSettings, WalSettings,
+};
+
 /// The commented example configuration printed by `wardstream config example`.
 pub const EXAMPLE: &str = include_str!("../wardstream.example.toml");
 
@@ -27,6 +31,20 @@ pub struct Config {
     /// Metrics and vendor aliases this site adds to the built-in catalogue (`[catalogue]`).
     #[serde(default)]
     pub catalogue: wardstream_pipeline::CatalogueConfig,
+    /// The write-ahead log (`[wal]`).
+    pub wal: WalSettings,
+    /// The HTTP API (`[http]`).
+    pub http: HttpSettings,
+    /// The association store (`[associations]`).
+    pub associations: AssociationSettings,
+    /// Devices placed at beds by configuration (`[[devices]]`).
+    pub devices: Vec<DeviceEntry>,
+    /// Recent observations in memory (`[hot]`).
+    pub hot: HotSettings,
+    /// How long partitions are kept (`[retention]`).
+    pub retention: RetentionSettings,
+    /// The ADT (HL7 over MLLP) listener, when configured (`[adt]`).
+    pub adt: Option<crate::adt_listener::AdtSettings>,
 }
 
 /// Sizes of the hot path, de-duplication and clock-skew handling (`[pipeline]`).
@@ -146,6 +164,8 @@ impl PipelineConfig {
                 dedup_window: Duration::from_millis(self.dedup_window_ms),
                 dedup_max_keys: self.dedup_max_keys,
             },
+            journal: None,
+            dedup_seed: None,
         }
     }
 }
@@ -167,6 +187,21 @@ impl Config {
     /// Checks what serde cannot: sizes, URLs, duplicate client ids.
     pub fn validate(&self) -> anyhow::Result<()> {
         self.storage.validate()?;
+        self.wal.wal_config(&self.storage.data_dir).validate()?;
+        if self.http.enabled {
+            self.http
+                .listen
+                .parse::<std::net::SocketAddr>()
+                .with_context(|| format!("http.listen {:?}", self.http.listen))?;
+        }
+        if let Some(adt) = &self.adt {
+            adt.mllp().validate().context("adt")?;
+            wardstream_pipeline::LocalClock::new(&adt.time_zone)
+                .with_context(|| format!("adt.time_zone {:?}", adt.time_zone))?;
+        }
+        if let Some(days) = self.retention.days {
+            anyhow::ensure!(days >= 1, "retention.days must be at least 1");
+        }
         anyhow::ensure!(self.pipeline.queue_capacity > 0, "pipeline.queue_capacity must be at least 1");
         anyhow::ensure!(self.pipeline.workers > 0, "pipeline.workers must be at least 1");
         for (i, mqtt) in self.mqtt.iter().enumerate() {

@@ -6,6 +6,11 @@
 //! or Ctrl-C stops the monitors, waits for every acknowledged message to arrive, shuts the
 //! service down (flushing everything), then checks from the Parquet files that every reading
 //! the broker acknowledged was stored exactly once, and prints a sample query.
+//!
+//! It also serves the HTTP API (`--http`, default `127.0.0.1:8080`) and runs an ADT feed through
+//! the real MLLP listener ([`crate::demo_adt`]): every bed's patient is admitted before the
+//! monitors start; during the run the patient of bed 2 is discharged and the patient of bed 1
+//! transferred into bed 2. The URLs of a timeline and a FHIR search are printed at start.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -18,7 +23,8 @@ use wardstream_simulators::{WardConfig, WardReport, spawn_ward};
 use wardstream_storage::{OutputFormat, QuerySession, StorageConfig, format_batches};
 
 use crate::broker::EmbeddedBroker;
-use crate::config::{Config, PipelineConfig};
+use crate::config::{Config, DeviceEntry, HttpSettings, PipelineConfig};
+use crate::demo_adt::{DemoAdt, ROOM, WARD, bed_label, patient_of};
 use crate::service::{Service, ServiceStats};
 
 /// What `wardstream demo` was asked to do.
@@ -32,6 +38,8 @@ pub struct DemoOptions {
     pub duration: Option<Duration>,
     /// Time between two readings of one monitor.
     pub interval: Duration,
+    /// Where the HTTP API listens.
+    pub http: String,
 }
 
 /// The outcome, as checked from the Parquet files.
@@ -67,16 +75,51 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
             ..StorageConfig::default()
         },
         pipeline: PipelineConfig::default(),
-        mqtt: vec![MqttConfig { url: broker.url(), client_id: "wardstream-demo".into(), ..MqttConfig::default() }],
+        mqtt: vec![MqttConfig {
+            url: broker.url(),
+            client_id: "wardstream-demo".into(),
+            clean_session: false,
+            ..MqttConfig::default()
+        }],
+        http: HttpSettings { enabled: true, listen: options.http.clone() },
+        adt: Some(crate::adt_listener::AdtSettings { listen: "127.0.0.1:0".into(), ..Default::default() }),
         ..Config::default()
     };
-    let service = Service::start(&config)?;
-    service.wait_subscribed(Duration::from_secs(15)).await?;
     let ward_config = WardConfig {
         beds: options.beds,
         interval: options.interval,
         ..WardConfig::new("127.0.0.1", broker.addr().port())
     };
+    let config = Config {
+        devices: (0..options.beds)
+            .map(|i| DeviceEntry {
+                device_id: ward_config.monitor_id(i),
+                ward: WARD.into(),
+                room: ROOM.into(),
+                bed: bed_label(i),
+            })
+            .collect(),
+        ..config
+    };
+    let service = Service::start(&config).await?;
+    service.wait_subscribed(Duration::from_secs(15)).await?;
+    let adt_address = service.adt_address().context("the demo's ADT listener is not running")?;
+    let mut adt = DemoAdt::connect(adt_address).await?;
+    for i in 0..options.beds {
+        adt.admit(i).await?;
+    }
+    println!("ADT: admitted {} patients (P-0001…) through the MLLP listener on {adt_address}", options.beds);
+    if let Some(http) = service.http_address() {
+        println!("API on http://{http}, e.g.:");
+        println!("  curl -s http://{http}/api/v1/patients/{}/timeline", patient_of(0));
+        println!(
+            "  curl -s 'http://{http}/fhir/r4/Observation?patient={}&code=http://loinc.org|8867-4&_count=5'",
+            patient_of(0)
+        );
+        println!("  curl -s http://{http}/api/v1/wards/{WARD}");
+        println!("  curl -sN http://{http}/api/v1/patients/{}/live", patient_of(0));
+    }
+    let story = tokio::spawn(adt_story(adt, options.beds, options.duration));
     let ward = spawn_ward(ward_config)?;
     println!(
         "ward icu-1: {} monitors replaying MIMIC-II ICU numerics (PhysioNet) every {:?}; writing Parquet to {}",
@@ -91,7 +134,9 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     show_progress(&service, &ward, options.duration).await;
 
     let report = ward.stop().await.context("stopping the simulated ward")?;
+    story.abort();
     wait_for_delivery(&service, &report).await;
+    print_timeline_summary(&service).await;
     let stats = service.shutdown().await?;
     let outcome = check_stored(&options, started_at, &report).await?;
     print_summary(&options, &report, &stats, &outcome, started_at).await?;
@@ -126,6 +171,40 @@ async fn show_progress(service: &Service, ward: &wardstream_simulators::WardHand
         );
         if deadline.is_some_and(|d| now >= d) {
             return;
+        }
+    }
+}
+
+/// During the run: discharge bed 2's patient, then transfer bed 1's patient into bed 2.
+async fn adt_story(mut adt: DemoAdt, beds: usize, duration: Option<Duration>) {
+    if beds < 2 {
+        return;
+    }
+    let span = duration.unwrap_or(Duration::from_secs(60));
+    sleep(span / 3).await;
+    match adt.discharge(&patient_of(1), 1).await {
+        Ok(()) => println!("ADT: discharged {} from {}", patient_of(1), bed_label(1)),
+        Err(e) => println!("ADT: discharge failed: {e:#}"),
+    }
+    sleep(span / 6).await;
+    match adt.transfer(&patient_of(0), 0, 1).await {
+        Ok(()) => println!("ADT: transferred {} from {} to {}", patient_of(0), bed_label(0), bed_label(1)),
+        Err(e) => println!("ADT: transfer failed: {e:#}"),
+    }
+}
+
+/// What the timeline API holds for the first two patients, before shutdown.
+async fn print_timeline_summary(service: &Service) {
+    let state = service.state();
+    for patient in [patient_of(0), patient_of(1)] {
+        let query = crate::timeline::TimelineQuery { from: 0, to: i64::MAX / 2, metric: None };
+        match state.patient_readings(&patient, &query).await {
+            Ok(readings) => {
+                let mut beds: Vec<&str> = readings.iter().filter_map(|r| r.bed.as_deref()).collect();
+                beds.dedup();
+                println!("timeline of {patient}: {} readings, beds {}", readings.len(), beds.join(" → "));
+            }
+            Err(e) => println!("timeline of {patient}: {}", e.message),
         }
     }
 }

@@ -18,12 +18,25 @@
 //! # Ok::<(), toml::de::Error>(())
 //! ```
 
+pub mod adt_listener;
+pub mod api;
+pub mod associations;
 pub mod broker;
+pub mod columns;
 pub mod config;
 pub mod demo;
+pub mod demo_adt;
+pub mod device_board;
+pub mod journal;
+pub mod metrics;
 pub mod quality;
 pub mod query;
+pub mod recovery;
 pub mod service;
+pub mod serving_sink;
+pub mod settings;
+pub mod sql_view;
+pub mod timeline;
 
 pub use config::Config;
 pub use service::{Service, ServiceStats};

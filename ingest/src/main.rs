@@ -38,6 +38,9 @@ enum Command {
         /// Milliseconds between two readings of one monitor.
         #[arg(long, default_value_t = 1000)]
         interval_ms: u64,
+        /// Address of the HTTP API (timelines, FHIR, live stream, wards, devices).
+        #[arg(long, default_value = "127.0.0.1:8080")]
+        http: String,
     },
     /// Run the service with a configuration file until SIGINT or SIGTERM.
     Run {
@@ -121,15 +124,16 @@ fn main() -> ExitCode {
 
 async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
-        Command::Demo { data_dir, beds, duration, interval_ms } => {
+        Command::Demo { data_dir, beds, duration, interval_ms, http } => {
             let duration = duration.map(Duration::try_from_secs_f64).transpose().context("--duration")?;
-            let options = DemoOptions { data_dir, beds, duration, interval: Duration::from_millis(interval_ms.max(1)) };
+            let options =
+                DemoOptions { data_dir, beds, duration, interval: Duration::from_millis(interval_ms.max(1)), http };
             let outcome = demo::run(options).await?;
             Ok(if outcome.is_exact() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
         Command::Run { config } => {
             let config = Config::load(&config)?;
-            let service = Service::start(&config)?;
+            let service = Service::start(&config).await?;
             wait_for_signal().await?;
             tracing::info!("signal received: stopping and flushing");
             let stats = service.shutdown().await?;

@@ -11,7 +11,8 @@
 //! a last line with the dead letters of the `other` column by reason. Columns: `total` =
 //! `stored` + dead letters; `valid`; one column per flag (`implausible`, `questionable`,
 //! `clock_corrected`, `future_time`, `preliminary`, `corrected`; a reading with two flags
-//! counts in both); the dead letters `unknown_metric`, `unknown_unit`, `duplicate` and `other`
+//! counts in both); `unassociated` (readings with no patient at their time: an association
+//! state, not a data defect, so not in `defective`); the dead letters `unknown_metric`, `unknown_unit`, `duplicate` and `other`
 //! (every other reason); `defective` = stored readings with any flag + dead letters;
 //! `defect_rate` (`0.0125`, empty when the total is 0).
 //!
@@ -23,7 +24,8 @@
 //!  "devices": [{"device_id": "urn:dev:…" | null, COUNTS…}, …],
 //!  "metrics": [{"metric": "heart_rate" | "Glucose" | null, COUNTS…}, …]}
 //! COUNTS = "total", "stored", "dead_letters", "valid", "implausible", "questionable",
-//!          "clock_corrected", "future_time", "preliminary", "corrected", "unknown_metric",
+//!          "clock_corrected", "future_time", "preliminary", "corrected", "unassociated",
+//!          "unknown_metric",
 //!          "unknown_unit", "duplicate", "other_dead_letters": {"<reason>": n, …},
 //!          "defective", "defect_rate": 0.0125 | null
 //! ```
@@ -116,6 +118,7 @@ struct JsonCounts {
     future_time: u64,
     preliminary: u64,
     corrected: u64,
+    unassociated: u64,
     unknown_metric: u64,
     unknown_unit: u64,
     duplicate: u64,
@@ -137,6 +140,7 @@ impl From<&QualityCounts> for JsonCounts {
             future_time: c.flag(Flag::FutureTime),
             preliminary: c.flag(Flag::Preliminary),
             corrected: c.flag(Flag::Corrected),
+            unassociated: c.flag(Flag::Unassociated),
             unknown_metric: c.dead_letters_with(Reason::UnknownMetric),
             unknown_unit: c.dead_letters_with(Reason::UnknownUnit),
             duplicate: c.dead_letters_with(Reason::Duplicate),
@@ -205,6 +209,7 @@ fn table(key_name: &str, groups: &[QualityGroup]) -> anyhow::Result<String> {
         ("future_time", column(|c| c.future_time)),
         ("preliminary", column(|c| c.preliminary)),
         ("corrected", column(|c| c.corrected)),
+        ("unassociated", column(|c| c.unassociated)),
         ("unknown_metric", column(|c| c.unknown_metric)),
         ("unknown_unit", column(|c| c.unknown_unit)),
         ("duplicate", column(|c| c.duplicate)),
@@ -246,7 +251,7 @@ mod tests {
         let counts = QualityCounts {
             stored: 5,
             valid: 2,
-            flags: [1, 0, 0, 2, 0, 0],
+            flags: [1, 0, 0, 0, 2, 0, 0],
             dead_letters: BTreeMap::from([("duplicate".into(), 1), ("invalid_payload".into(), 2)]),
         };
         let group = |key: Option<&str>| QualityGroup { key: key.map(Into::into), counts: counts.clone() };
@@ -257,7 +262,7 @@ mod tests {
             by_metric: vec![group(None)],
         };
         let text = to_json(&report).unwrap();
-        let keys = r#""total": 8, "stored": 5, "dead_letters": 3, "valid": 2, "implausible": 1, "questionable": 0, "clock_corrected": 2, "future_time": 0, "preliminary": 0, "corrected": 0, "unknown_metric": 0, "unknown_unit": 0, "duplicate": 1, "other_dead_letters": { "invalid_payload": 2 }, "defective": 6, "defect_rate": 0.75"#;
+        let keys = r#""total": 8, "stored": 5, "dead_letters": 3, "valid": 2, "implausible": 1, "questionable": 0, "clock_corrected": 2, "future_time": 0, "preliminary": 0, "corrected": 0, "unassociated": 0, "unknown_metric": 0, "unknown_unit": 0, "duplicate": 1, "other_dead_letters": { "invalid_payload": 2 }, "defective": 6, "defect_rate": 0.75"#;
         let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let expected = format!(
             r#"{{ "since": "2026-11-22T04:24:04.000000Z", "totals": {{ {keys} }}, "devices": [ {{ "device_id": "m-1", {keys} }} ], "metrics": [ {{ "metric": null, {keys} }} ] }}"#

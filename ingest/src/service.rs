@@ -1,27 +1,54 @@
 //! [`Service`]: the running wardstream service, started and stopped in dependency order.
 //!
-//! Start: Parquet store → hot path (normaliser and writer threads) → MQTT drivers.
-//! Stop: drivers disconnect and hand over every message they received → the hot path drains
-//! its queues → the store writes every buffered row to Parquet. When [`Service::shutdown`]
-//! returns `Ok`, everything received is queryable.
+//! Start: Parquet store and query session → association store (log replayed, configured device
+//! placements recorded) → write-ahead log (records after the checkpoint recovered, de-duplication
+//! seeded from Parquet) → hot path (normaliser and writer threads, attach + hot store + live
+//! stream in front of Parquet) → WAL replay into the hot path → HTTP API → ADT listener → MQTT
+//! drivers (acknowledging after the WAL fsync) → WAL checkpointer and retention.
+//!
+//! Stop: drivers disconnect (pending acks sent), the ADT listener and the API stop, the hot path
+//! drains and the store writes every buffered row to Parquet, a last WAL checkpoint. When
+//! [`Service::shutdown`] returns `Ok`, everything received is queryable.
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 
 use anyhow::Context;
-use tokio::sync::watch;
+use tokio::sync::{broadcast, watch};
 use tokio::task::JoinHandle;
+use wardstream_pipeline::association::{AssociationEvent, BedRef, DevicePlacement};
 use wardstream_pipeline::stats::StatsSnapshot;
-use wardstream_pipeline::{Catalogue, Clock, Normaliser, Pipeline, PipelineStats, SystemClock};
+use wardstream_pipeline::{
+    Catalogue, Clock, Feed, HotStore, LocalClock, Normaliser, Pipeline, PipelineStats, SeqTracker, SystemClock,
+};
+use wardstream_protocols::mllp::{self, MllpStats};
 use wardstream_protocols::mqtt::{self, MqttStats, MqttStatsSnapshot};
-use wardstream_storage::{ParquetStore, StorageStats, StorageStatsSnapshot};
+use wardstream_storage::wal::{Wal, WalStats};
+use wardstream_storage::{ParquetStore, QuerySession, StorageStats, StorageStatsSnapshot};
 
+use crate::adt_listener::AdtHandler;
+use crate::api::{self, AppState};
+use crate::associations::Associations;
 use crate::config::Config;
+use crate::device_board::DeviceBoard;
+use crate::journal::{WalJournal, checkpoint_once, spawn_checkpointer};
+use crate::serving_sink::{AttachStats, ServingSink};
+use crate::sql_view::{STORED_VITALS, register_attribution};
 
 /// One running MQTT driver.
 struct MqttDriver {
     task: JoinHandle<Result<(), mqtt::Error>>,
     stats: Arc<MqttStats>,
+}
+
+/// The durable log and its helpers, when enabled.
+struct Durability {
+    wal: Arc<Wal>,
+    tracker: Arc<SeqTracker>,
+    checkpointer: std::thread::JoinHandle<()>,
+    stop_checkpointer: Arc<AtomicBool>,
 }
 
 /// The running service. Must be started and stopped inside a multi-threaded Tokio runtime.
@@ -30,8 +57,14 @@ pub struct Service {
     pipeline_stats: Arc<PipelineStats>,
     storage_stats: Arc<StorageStats>,
     drivers: Vec<MqttDriver>,
-    stop_drivers: watch::Sender<bool>,
+    stop: watch::Sender<bool>,
     data_dir: PathBuf,
+    durability: Option<Durability>,
+    http: Option<(JoinHandle<()>, SocketAddr)>,
+    adt: Option<(JoinHandle<Result<(), mllp::MllpError>>, Arc<MllpStats>, SocketAddr)>,
+    retention: Option<JoinHandle<()>>,
+    state: AppState,
+    attach_stats: Arc<AttachStats>,
 }
 
 /// Counters of every part, for progress displays and checks.
@@ -58,33 +91,143 @@ impl ServiceStats {
 }
 
 impl Service {
-    /// Starts the store, the hot path and the drivers.
-    pub fn start(config: &Config) -> anyhow::Result<Service> {
+    /// Starts everything (see the module docs).
+    pub async fn start(config: &Config) -> anyhow::Result<Service> {
         config.validate()?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let data_dir = config.storage.data_dir.clone();
         let store = ParquetStore::open(config.storage.clone()).context("opening the Parquet store")?;
         let storage_stats = store.stats();
-        let catalogue = Catalogue::with_config(&config.catalogue).context("building the metric catalogue")?;
-        let normaliser = Normaliser::new(Arc::new(catalogue));
-        let pipeline =
-            Pipeline::start(config.pipeline.flow(), normaliser, store).context("starting the pipeline threads")?;
+        let catalogue = Arc::new(Catalogue::with_config(&config.catalogue).context("building the metric catalogue")?);
+        let session = QuerySession::open(&data_dir).context("opening the query session")?;
+
+        let associations =
+            Arc::new(Associations::open(&config.associations.dir(&data_dir), config.associations.config())?);
+        place_configured_devices(&associations, config, clock.now_micros())?;
+        let source_hub = Arc::clone(&associations);
+        register_attribution(&session, Arc::new(move || source_hub.snapshot())).await?;
+
+        let mut flow = config.pipeline.flow();
+        let mut replay = Vec::new();
+        let wal = if config.wal.enabled {
+            let (wal, records) = Wal::open(config.wal.wal_config(&data_dir)).context("opening the write-ahead log")?;
+            let window = flow.conditioning.dedup_window.as_micros() as i64;
+            let (recovered, report) =
+                crate::recovery::recover(records, &session, &catalogue, clock.now_micros(), window).await?;
+            tracing::info!(
+                records = recovered.batches.len(),
+                torn_tails = report.torn_tails.len(),
+                corrupt_regions = report.corrupt.len(),
+                undecodable = recovered.undecodable,
+                seeded = recovered.seed.stored.len(),
+                "write-ahead log recovered"
+            );
+            let tracker = Arc::new(SeqTracker::new(wal.checkpoint_lsn()));
+            flow.journal = Some(Arc::clone(&tracker));
+            flow.dedup_seed = Some(recovered.seed);
+            replay = recovered.batches;
+            Some((Arc::new(wal), tracker))
+        } else {
+            None
+        };
+
+        let hot = Arc::new(HotStore::new(config.hot.config()));
+        let board = Arc::new(DeviceBoard::default());
+        let (live, _) = broadcast::channel(1024);
+        let attach_stats = Arc::new(AttachStats::default());
+        let sink = ServingSink::new(
+            store,
+            Arc::clone(&associations),
+            Arc::clone(&hot),
+            Arc::clone(&board),
+            live.clone(),
+            Arc::clone(&attach_stats),
+        );
+        let normaliser = Normaliser::new(Arc::clone(&catalogue));
+        let pipeline = Pipeline::start(flow, normaliser, sink).context("starting the pipeline threads")?;
         let pipeline_stats = pipeline.stats();
-        let (stop_drivers, stopped) = watch::channel(false);
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+
+        let (feed, durability) = match wal {
+            Some((wal, tracker)) => {
+                let inlet = pipeline.inlet();
+                let replayed = replay.len();
+                for (lsn, batch) in replay {
+                    tracker.register(lsn);
+                    let sent = tokio::task::block_in_place(|| inlet.send_sequenced(Some(lsn), batch));
+                    anyhow::ensure!(sent.is_ok(), "the pipeline stopped during WAL replay");
+                }
+                if replayed > 0 {
+                    tracing::info!(records = replayed, "WAL records replayed into the pipeline");
+                }
+                let journal = WalJournal::new(Arc::clone(&wal), pipeline.inlet(), Arc::clone(&tracker));
+                let stop_checkpointer = Arc::new(AtomicBool::new(false));
+                let every = std::time::Duration::from_millis(config.wal.checkpoint_interval_ms.max(10));
+                let checkpointer =
+                    spawn_checkpointer(Arc::clone(&wal), Arc::clone(&tracker), every, Arc::clone(&stop_checkpointer))?;
+                (Feed::Journaled(Arc::new(journal)), Some(Durability { wal, tracker, checkpointer, stop_checkpointer }))
+            }
+            None => (Feed::Direct(pipeline.inlet()), None),
+        };
+
+        let state = AppState {
+            associations: Arc::clone(&associations),
+            hot,
+            session,
+            stored_table: Arc::from(STORED_VITALS),
+            catalogue,
+            live,
+            devices: board,
+            clock: Arc::clone(&clock),
+        };
+        let (stop, stopped) = watch::channel(false);
+        let http = if config.http.enabled {
+            Some(start_http(&config.http.listen, state.clone(), stopped.clone()).await?)
+        } else {
+            None
+        };
+        let adt = match &config.adt {
+            Some(settings) => {
+                let zone = LocalClock::new(&settings.time_zone).context("adt.time_zone")?;
+                let handler = Arc::new(AdtHandler::new(Arc::clone(&associations), Arc::clone(&clock), zone));
+                let stats = Arc::new(MllpStats::new());
+                let listener = tokio::net::TcpListener::bind(&settings.listen)
+                    .await
+                    .with_context(|| format!("binding the ADT listener on {}", settings.listen))?;
+                let address = listener.local_addr()?;
+                tracing::info!(%address, "ADT listener (HL7 MLLP) ready");
+                let mllp_config = settings.mllp();
+                let task_stats = Arc::clone(&stats);
+                let shutdown = stopped.clone();
+                let task =
+                    tokio::spawn(
+                        async move { mllp::serve(listener, &mllp_config, handler, task_stats, shutdown).await },
+                    );
+                Some((task, stats, address))
+            }
+            None => None,
+        };
         let mut drivers = Vec::new();
         for mqtt_config in &config.mqtt {
             let stats = Arc::new(MqttStats::new());
-            let source = mqtt::MqttSource::new(mqtt_config, pipeline.inlet(), Arc::clone(&clock), Arc::clone(&stats))?;
+            let source = mqtt::MqttSource::new(mqtt_config, feed.clone(), Arc::clone(&clock), Arc::clone(&stats))?;
             let task = tokio::spawn(source.run(stopped.clone()));
             drivers.push(MqttDriver { task, stats });
         }
-        tracing::info!(data_dir = %config.storage.data_dir.display(), mqtt_sources = drivers.len(), "wardstream started");
+        let retention = config.retention.days.map(|days| spawn_retention(data_dir.clone(), days, stopped.clone()));
+        tracing::info!(data_dir = %data_dir.display(), mqtt_sources = drivers.len(), durable = durability.is_some(), "wardstream started");
         Ok(Service {
             pipeline,
             pipeline_stats,
             storage_stats,
             drivers,
-            stop_drivers,
-            data_dir: config.storage.data_dir.clone(),
+            stop,
+            data_dir,
+            durability,
+            http,
+            adt,
+            retention,
+            state,
+            attach_stats,
         })
     }
 
@@ -102,6 +245,36 @@ impl Service {
         &self.data_dir
     }
 
+    /// The API's shared state (association store, hot store, query session).
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// The address the HTTP API listens on, when enabled.
+    pub fn http_address(&self) -> Option<SocketAddr> {
+        self.http.as_ref().map(|(_, a)| *a)
+    }
+
+    /// The ADT listener's counters, when enabled.
+    pub fn adt_stats(&self) -> Option<Arc<MllpStats>> {
+        self.adt.as_ref().map(|(_, s, _)| Arc::clone(s))
+    }
+
+    /// The address the ADT listener is bound to, when enabled.
+    pub fn adt_address(&self) -> Option<SocketAddr> {
+        self.adt.as_ref().map(|(_, _, a)| *a)
+    }
+
+    /// The WAL's counters, when enabled.
+    pub fn wal_stats(&self) -> Option<Arc<WalStats>> {
+        self.durability.as_ref().map(|d| d.wal.stats())
+    }
+
+    /// Counts of the attach stage.
+    pub fn attach_stats(&self) -> Arc<AttachStats> {
+        Arc::clone(&self.attach_stats)
+    }
+
     /// Waits until every driver is connected and subscribed, or `timeout` passes.
     pub async fn wait_subscribed(&self, timeout: std::time::Duration) -> anyhow::Result<()> {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -112,11 +285,12 @@ impl Service {
         Ok(())
     }
 
-    /// Stops in order and flushes everything: drivers, then the hot path, then the store.
-    /// Returns the final counters.
+    /// Stops in order and flushes everything (see the module docs). Returns the final counters.
     pub async fn shutdown(self) -> anyhow::Result<ServiceStats> {
-        let Service { pipeline, pipeline_stats, storage_stats, drivers, stop_drivers, .. } = self;
-        stop_drivers.send_replace(true);
+        let Service {
+            pipeline, pipeline_stats, storage_stats, drivers, stop, durability, http, adt, retention, ..
+        } = self;
+        stop.send_replace(true);
         let mut driver_error = None;
         let mut mqtt_stats = Vec::new();
         for MqttDriver { task, stats } in drivers {
@@ -127,14 +301,98 @@ impl Service {
             }
             mqtt_stats.push(stats.snapshot());
         }
+        if let Some((task, _, _)) = adt {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "ADT listener failed"),
+                Err(e) => tracing::error!(error = %e, "ADT listener task panicked"),
+            }
+        }
+        if let Some((task, _)) = http {
+            let _ = task.await;
+        }
+        if let Some(task) = retention {
+            task.abort();
+        }
         tokio::task::spawn_blocking(move || pipeline.shutdown())
             .await
             .context("pipeline shutdown task")?
             .context("flushing the Parquet store")?;
+        if let Some(Durability { wal, tracker, checkpointer, stop_checkpointer }) = durability {
+            stop_checkpointer.store(true, std::sync::atomic::Ordering::Release);
+            let _ = tokio::task::spawn_blocking(move || checkpointer.join()).await;
+            checkpoint_once(&wal, &tracker);
+            wal.close().context("closing the write-ahead log")?;
+        }
         tracing::info!("wardstream stopped; everything received is stored");
         if let Some(e) = driver_error {
             return Err(e);
         }
         Ok(ServiceStats { pipeline: pipeline_stats.snapshot(), storage: storage_stats.snapshot(), mqtt: mqtt_stats })
     }
+}
+
+/// Records a placement for each `[[devices]]` entry not already at that bed now.
+fn place_configured_devices(associations: &Associations, config: &Config, now: i64) -> anyhow::Result<()> {
+    for entry in &config.devices {
+        let bed = BedRef { ward: entry.ward.clone(), room: entry.room.clone(), bed: entry.bed.clone() };
+        if associations.snapshot().bed_of(&entry.device_id, now) == Some(&bed) {
+            continue;
+        }
+        let event = AssociationEvent::Place(DevicePlacement {
+            device_id: entry.device_id.clone(),
+            bed: Some(bed),
+            from: now,
+            recorded_at: now,
+        });
+        associations
+            .record(event)
+            .with_context(|| format!("placing device {} from the configuration", entry.device_id))?;
+    }
+    Ok(())
+}
+
+async fn start_http(
+    listen: &str,
+    state: AppState,
+    mut stopped: watch::Receiver<bool>,
+) -> anyhow::Result<(JoinHandle<()>, SocketAddr)> {
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.with_context(|| format!("binding the HTTP API on {listen}"))?;
+    let address = listener.local_addr()?;
+    let app = api::router(state);
+    let task = tokio::spawn(async move {
+        let shutdown = async move {
+            while !*stopped.borrow_and_update() {
+                if stopped.changed().await.is_err() {
+                    return;
+                }
+            }
+        };
+        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+            tracing::error!(error = %e, "HTTP API stopped");
+        }
+    });
+    tracing::info!(%address, "HTTP API ready");
+    Ok((task, address))
+}
+
+fn spawn_retention(data_dir: PathBuf, days: u32, mut stopped: watch::Receiver<bool>) -> JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            let dir = data_dir.clone();
+            let now = SystemClock.now_micros();
+            match tokio::task::spawn_blocking(move || wardstream_storage::retention::remove_expired(&dir, days, now))
+                .await
+            {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => tracing::error!(error = %e, "retention failed; retrying in an hour"),
+                Err(e) => tracing::error!(error = %e, "retention task failed"),
+            }
+            tokio::select! {
+                _ = stopped.changed() => return,
+                () = tokio::time::sleep(std::time::Duration::from_secs(3600)) => {}
+            }
+        }
+    })
 }

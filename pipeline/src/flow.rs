@@ -26,6 +26,7 @@ use crossbeam_channel::{Receiver, RecvTimeoutError, Sender, TrySendError, bounde
 
 use crate::conditioning::{Conditioner, ConditioningConfig};
 use crate::dead_letter::DeadLetter;
+use crate::journal::SeqTracker;
 use crate::normalise::Normaliser;
 use crate::observation::Observation;
 use crate::reading::RawReading;
@@ -75,6 +76,20 @@ pub trait Sink: Send + 'static {
     fn tick(&mut self) -> Result<(), SinkError>;
     /// Writes out everything buffered.
     fn flush(&mut self) -> Result<(), SinkError>;
+
+    /// Takes a batch whose rows come from write-ahead-log records no older than `oldest_seq`.
+    /// A sink that reports [`Sink::oldest_buffered_seq`] must remember it per buffered row;
+    /// the default ignores it.
+    fn write_sequenced(&mut self, batch: StoreBatch, oldest_seq: Option<u64>) -> Result<(), SinkError> {
+        let _ = oldest_seq;
+        self.write(batch)
+    }
+
+    /// The oldest WAL sequence number among rows still buffered (not yet in a durable file), if
+    /// any. The default (`None`) is right only for a sink whose `write` is durable on return.
+    fn oldest_buffered_seq(&self) -> Option<u64> {
+        None
+    }
 }
 
 /// Sizes of the hot path and the writer's conditioning settings.
@@ -88,6 +103,21 @@ pub struct FlowConfig {
     pub tick: Duration,
     /// De-duplication and clock-skew settings (defaults in [`ConditioningConfig`]).
     pub conditioning: ConditioningConfig,
+    /// Tracks WAL sequence numbers to the sink, when batches come from a WAL.
+    pub journal: Option<Arc<SeqTracker>>,
+    /// Start-up state of de-duplication: the wall clock now, and the readings already stored
+    /// recently (read back from Parquet), so that WAL replay and broker redeliveries after a
+    /// crash never store a reading twice.
+    pub dedup_seed: Option<DedupSeed>,
+}
+
+/// See [`FlowConfig::dedup_seed`].
+#[derive(Debug, Clone, Default)]
+pub struct DedupSeed {
+    /// The wall clock at start-up (µs).
+    pub now: crate::time::Micros,
+    /// Stored readings: device, metric, device time, receipt time, value.
+    pub stored: Vec<(Arc<str>, Arc<crate::catalogue::Metric>, crate::time::Micros, crate::time::Micros, f64)>,
 }
 
 impl Default for FlowConfig {
@@ -97,6 +127,8 @@ impl Default for FlowConfig {
             workers: 1,
             tick: Duration::from_millis(200),
             conditioning: ConditioningConfig::default(),
+            journal: None,
+            dedup_seed: None,
         }
     }
 }
@@ -104,7 +136,7 @@ impl Default for FlowConfig {
 /// A driver's handle on the pipeline's input queue. Clone one per driver.
 #[derive(Debug, Clone)]
 pub struct Inlet {
-    tx: Sender<IngestBatch>,
+    tx: Sender<Envelope>,
     stats: Arc<PipelineStats>,
 }
 
@@ -113,19 +145,25 @@ impl Inlet {
     /// back if the pipeline has shut down. Async drivers call this inside
     /// `tokio::task::block_in_place`.
     pub fn send(&self, batch: IngestBatch) -> Result<(), IngestBatch> {
-        match self.tx.try_send(batch) {
+        self.send_sequenced(None, batch)
+    }
+
+    /// As [`Inlet::send`], for a batch read from WAL record `seq` (registered with the
+    /// pipeline's [`SeqTracker`] by the caller).
+    pub fn send_sequenced(&self, seq: Option<u64>, batch: IngestBatch) -> Result<(), IngestBatch> {
+        match self.tx.try_send(Envelope { seq, batch }) {
             Ok(()) => Ok(()),
-            Err(TrySendError::Full(batch)) => {
+            Err(TrySendError::Full(envelope)) => {
                 self.stats.count_backpressure_wait();
-                self.tx.send(batch).map_err(|e| e.0)
+                self.tx.send(envelope).map_err(|e| e.0.batch)
             }
-            Err(TrySendError::Disconnected(batch)) => Err(batch),
+            Err(TrySendError::Disconnected(envelope)) => Err(envelope.batch),
         }
     }
 
     /// Enqueues a batch if there is room now; otherwise returns it.
     pub fn try_send(&self, batch: IngestBatch) -> Result<(), IngestBatch> {
-        self.tx.try_send(batch).map_err(|e| e.into_inner())
+        self.tx.try_send(Envelope { seq: None, batch }).map_err(|e| e.into_inner().batch)
     }
 
     /// Batches waiting in the input queue.
@@ -148,8 +186,8 @@ impl Pipeline {
     pub fn start<S: Sink>(config: FlowConfig, normaliser: Normaliser, sink: S) -> std::io::Result<Pipeline> {
         let stats = Arc::new(PipelineStats::default());
         let capacity = config.queue_capacity.max(1);
-        let (in_tx, in_rx) = bounded::<IngestBatch>(capacity);
-        let (out_tx, out_rx) = bounded::<StoreBatch>(capacity);
+        let (in_tx, in_rx) = bounded::<Envelope>(capacity);
+        let (out_tx, out_rx) = bounded::<(StoreBatch, Vec<u64>)>(capacity);
         let mut workers = Vec::new();
         for i in 0..config.workers.max(1) {
             let (rx, tx, n, s) = (in_rx.clone(), out_tx.clone(), normaliser.clone(), Arc::clone(&stats));
@@ -161,10 +199,18 @@ impl Pipeline {
         drop(out_tx);
         let s = Arc::clone(&stats);
         let tick = config.tick;
-        let conditioner = Conditioner::new(&config.conditioning);
+        let mut conditioner = Conditioner::new(&config.conditioning);
+        if let Some(seed) = config.dedup_seed {
+            let dedup = conditioner.dedup_mut();
+            dedup.start_clock(seed.now);
+            for (device, metric, device_time, received_at, value) in seed.stored {
+                dedup.remember(device, metric, device_time, received_at, value);
+            }
+        }
+        let journal = config.journal.clone();
         let writer = std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || writer_loop(&out_rx, conditioner, sink, tick, &s))?;
+            .spawn(move || writer_loop(&out_rx, conditioner, sink, tick, &s, journal.as_deref()))?;
         Ok(Pipeline { inlet: Inlet { tx: in_tx, stats: Arc::clone(&stats) }, workers, writer, stats })
     }
 
@@ -191,36 +237,43 @@ impl Pipeline {
     }
 }
 
-fn normalise_loop(rx: &Receiver<IngestBatch>, tx: &Sender<StoreBatch>, n: &Normaliser, stats: &PipelineStats) {
+fn normalise_loop(rx: &Receiver<Envelope>, tx: &Sender<(StoreBatch, Vec<u64>)>, n: &Normaliser, stats: &PipelineStats) {
     // Block for one batch, then drain what is already queued into the same output batch.
     while let Ok(first) = rx.recv() {
         let mut out = StoreBatch::default();
-        n.normalise_batch(first, &mut out, stats);
+        let mut seqs = Vec::new();
+        seqs.extend(first.seq);
+        n.normalise_batch(first.batch, &mut out, stats);
         for more in rx.try_iter().take(63) {
-            n.normalise_batch(more, &mut out, stats);
+            seqs.extend(more.seq);
+            n.normalise_batch(more.batch, &mut out, stats);
         }
-        if tx.send(out).is_err() {
+        if tx.send((out, seqs)).is_err() {
             return; // the writer is gone: shutting down after a writer failure
         }
     }
 }
 
 fn writer_loop<S: Sink>(
-    rx: &Receiver<StoreBatch>,
+    rx: &Receiver<(StoreBatch, Vec<u64>)>,
     mut conditioner: Conditioner,
     mut sink: S,
     tick: Duration,
     stats: &PipelineStats,
+    journal: Option<&SeqTracker>,
 ) -> Result<(), SinkError> {
     let mut last_tick = Instant::now();
     loop {
         match rx.recv_timeout(tick) {
-            Ok(mut batch) => {
+            Ok((mut batch, seqs)) => {
                 stats.count_conditioned(&conditioner.condition(&mut batch));
                 stats.count_batch_stored();
-                if let Err(e) = sink.write(batch) {
+                if let Err(e) = sink.write_sequenced(batch, seqs.iter().min().copied()) {
                     stats.count_sink_error();
                     tracing::error!(error = %e, "sink write failed; data kept for retry");
+                }
+                if let Some(journal) = journal {
+                    journal.handed_to_sink(&seqs);
                 }
             }
             Err(RecvTimeoutError::Timeout) => {}
@@ -232,9 +285,23 @@ fn writer_loop<S: Sink>(
                 stats.count_sink_error();
                 tracing::error!(error = %e, "sink flush failed; data kept for retry");
             }
+            if let Some(journal) = journal {
+                journal.update(sink.oldest_buffered_seq());
+            }
         }
     }
-    sink.flush()
+    let flushed = sink.flush();
+    if let (Some(journal), Ok(())) = (journal, &flushed) {
+        journal.update(sink.oldest_buffered_seq());
+    }
+    flushed
+}
+
+/// What the input queue carries: a batch and the WAL record it came from, if any.
+#[derive(Debug)]
+struct Envelope {
+    seq: Option<u64>,
+    batch: IngestBatch,
 }
 
 #[cfg(test)]

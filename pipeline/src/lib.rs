@@ -18,6 +18,12 @@
 //!   Every queue is bounded: a full queue blocks the producer (back-pressure), nothing is dropped.
 //! - [`Conditioner`] ([`conditioning`]): on the writer thread, turns repeated readings into
 //!   `duplicate` dead letters and corrects the time of devices whose clocks are persistently off.
+//! - [`HotStore`] ([`hot`]): the recent observations of every device in memory, for timelines.
+//! - [`association`]: who was in which bed and which device served it, over time; the
+//!   immutable snapshot the hot path attaches readings with.
+//! - [`Feed`] ([`feed`]): how drivers hand batches in — directly, or through a durable
+//!   [`Journal`] (the WAL) that tells them when to acknowledge.
+//! - [`SeqTracker`] ([`journal`]): which write-ahead-log records are safely in Parquet.
 //! - [`time`]: UTC microseconds, HL7 v2 timestamps and [`LocalClock`] (IANA zones, DST-safe).
 //!
 //! ```
@@ -43,12 +49,16 @@
 //! assert_eq!(obs.status(), Status::Valid);
 //! ```
 
+pub mod association;
 pub mod catalogue;
 pub mod catalogue_config;
 pub mod conditioning;
 pub mod dead_letter;
 pub mod device_quality;
+pub mod feed;
 pub mod flow;
+pub mod hot;
+pub mod journal;
 pub mod normalise;
 pub mod observation;
 pub mod reading;
@@ -61,7 +71,10 @@ pub use catalogue_config::{CatalogueConfig, SiteMetric};
 pub use conditioning::{ConditionCounts, Conditioner, ConditioningConfig};
 pub use dead_letter::{DeadLetter, Reason};
 pub use device_quality::{DeviceNumber, Verdict};
-pub use flow::{FlowConfig, IngestBatch, Inlet, Pipeline, Sink, SinkError, StoreBatch};
+pub use hot::{HotConfig, HotEntry, HotStore};
+pub use journal::SeqTracker;
+pub use feed::{Feed, FeedError, Journal};
+pub use flow::{DedupSeed, FlowConfig, IngestBatch, Inlet, Pipeline, Sink, SinkError, StoreBatch};
 pub use normalise::Normaliser;
 pub use observation::{Flag, Flags, Observation, Status};
 pub use reading::{RawReading, RawValue, Source};

@@ -20,6 +20,9 @@ pub enum Flag {
     Questionable,
     /// The time is further in the future than the configured tolerance, even after correction.
     FutureTime,
+    /// No patient could be attached: the device is unknown, no association covers the reading's
+    /// time, or two patients are associated at once (a conflict is never resolved by guessing).
+    Unassociated,
     /// The device's clock is persistently off; `time` was corrected by the estimated skew and
     /// `device_time` keeps what the device said.
     ClockCorrected,
@@ -31,10 +34,11 @@ pub enum Flag {
 
 impl Flag {
     /// Every flag, most severe first: the order that decides `status`.
-    pub const ALL: [Flag; 6] = [
+    pub const ALL: [Flag; 7] = [
         Flag::Implausible,
         Flag::Questionable,
         Flag::FutureTime,
+        Flag::Unassociated,
         Flag::ClockCorrected,
         Flag::Preliminary,
         Flag::Corrected,
@@ -46,6 +50,7 @@ impl Flag {
             Flag::Implausible => "implausible",
             Flag::Questionable => "questionable",
             Flag::FutureTime => "future_time",
+            Flag::Unassociated => "unassociated",
             Flag::ClockCorrected => "clock_corrected",
             Flag::Preliminary => "preliminary",
             Flag::Corrected => "corrected",
@@ -102,6 +107,7 @@ impl Flags {
             Some(Flag::Implausible) => Status::Implausible,
             Some(Flag::Questionable) => Status::Questionable,
             Some(Flag::FutureTime) => Status::FutureTime,
+            Some(Flag::Unassociated) => Status::Unassociated,
             Some(Flag::ClockCorrected) => Status::ClockCorrected,
             Some(Flag::Preliminary) => Status::Preliminary,
             Some(Flag::Corrected) => Status::Corrected,
@@ -117,6 +123,7 @@ impl Flags {
 /// | `implausible` | outside the metric's plausible range |
 /// | `questionable` | the device reported a measurement problem |
 /// | `future_time` | time beyond the future tolerance |
+/// | `unassociated` | no patient attached (unknown device, no association, or a conflict) |
 /// | `clock_corrected` | time corrected for the device's clock skew |
 /// | `preliminary` | the device marked the result not final |
 /// | `corrected` | the device marked the result a correction |
@@ -132,6 +139,8 @@ pub enum Status {
     Questionable,
     /// See [`Flag::FutureTime`].
     FutureTime,
+    /// See [`Flag::Unassociated`].
+    Unassociated,
     /// See [`Flag::ClockCorrected`].
     ClockCorrected,
     /// See [`Flag::Preliminary`].
@@ -148,6 +157,7 @@ impl Status {
             Status::Implausible => "implausible",
             Status::Questionable => "questionable",
             Status::FutureTime => "future_time",
+            Status::Unassociated => "unassociated",
             Status::ClockCorrected => "clock_corrected",
             Status::Preliminary => "preliminary",
             Status::Corrected => "corrected",

@@ -28,8 +28,8 @@ fn obx3(message: &str) -> Vec<&str> {
 #[test]
 fn the_builtin_catalogue_loads_every_row_with_its_codes() {
     let c = Catalogue::builtin();
-    assert_eq!(c.metrics().len(), 72);
-    assert_eq!(c.metrics().iter().filter(|m| !m.verified).count(), 7);
+    assert_eq!(c.metrics().len(), 78);
+    assert_eq!(c.metrics().iter().filter(|m| !m.verified).count(), 13);
     let row = |name: &str| {
         let m = c.by_name(name).unwrap();
         (m.mdc_ref_id.clone(), m.mdc_code, m.loinc.clone(), m.unit.clone(), m.verified)
@@ -48,6 +48,33 @@ fn the_builtin_catalogue_loads_every_row_with_its_codes() {
         assert_ne!(c.by_name(pulse).unwrap().loinc.as_deref(), Some("8867-4"), "{pulse}");
     }
     assert_eq!(name_of(&c, &"x".repeat(100)), None);
+}
+
+#[test]
+fn equipment_and_masimo_3d_alarm_metrics_load_with_their_units_ranges_and_codes() {
+    let c = Catalogue::builtin();
+    let row = |name: &str| {
+        let m = c.by_name(name).unwrap();
+        (m.mdc_ref_id.as_str(), m.mdc_code, m.loinc.as_deref(), m.unit.as_str(), m.plausible_min, m.plausible_max)
+    };
+    assert_eq!(row("humidity_relative"), ("MDC_REL_HUMIDITY_AMBIENT", 188804, None, "%", 0.0, 100.0));
+    assert_eq!(row("temp_storage"), ("WS_TEMP_STORAGE", 196593, None, "Cel", -90.0, 60.0));
+    assert_eq!(row("door_open"), ("WS_DOOR_OPEN", 196594, None, "1", 0.0, 1.0));
+    assert_eq!(row("heater_on"), ("WS_HEATER_ON", 196595, None, "1", 0.0, 1.0));
+    assert_eq!(row("desat_index"), ("WS_PULS_OXIM_DESAT_INDEX", 196596, None, "1", 0.0, 99.0));
+    assert_eq!(row("perfusion_index_delta"), ("WS_PULS_OXIM_PERF_REL_DELTA", 196597, None, "%", -100.0, 100.0));
+    let added = ["humidity_relative", "temp_storage", "door_open", "heater_on", "desat_index", "perfusion_index_delta"];
+    for (i, name) in added.into_iter().enumerate() {
+        let m = c.by_name(name).unwrap();
+        assert_eq!((usize::from(m.id), m.verified), (72 + i, false), "{name}: appended, marked verify");
+        for key in [m.mdc_ref_id.clone(), m.mdc_code.to_string(), name.to_ascii_uppercase()] {
+            assert_eq!(name_of(&c, &key).as_deref(), Some(name), "{key}");
+        }
+    }
+    // A blood fridge at 4 °C is a plausible storage temperature, not a body temperature.
+    let (storage, body) = (c.by_name("temp_storage").unwrap(), c.by_name("temp").unwrap());
+    assert!(storage.plausible_min <= 4.0 && 4.0 <= storage.plausible_max);
+    assert!(4.0 < body.plausible_min);
 }
 
 #[test]
@@ -141,6 +168,9 @@ fn every_masimo_ascii1_field_and_vendor_label_maps_to_its_metric() {
         ("SPHB", "sphb"),
         ("SPOC", "spoc"),
         ("PVI", "pvi"),
+        ("DESAT", "desat_index"),
+        ("PIDELTA", "perfusion_index_delta"),
+        ("pidelta", "perfusion_index_delta"),
         ("NBPs", "nibp_sys"),
         ("ABPm", "abp_mean"),
         ("PAPd", "pap_dia"),
@@ -227,12 +257,12 @@ fn site(toml_text: &str) -> Result<Catalogue, CatalogueError> {
 #[test]
 fn a_site_configuration_adds_metrics_and_aliases_to_the_builtin_catalogue() {
     let c = site(SITE).unwrap();
-    assert_eq!(c.metrics().len(), 73);
+    assert_eq!(c.metrics().len(), 79);
     for name in ["pawp", "PCWP", "MDC_PRESS_BLD_ART_PULM_OCCL", "150052", "75994-4", "150052^X^MDC"] {
         assert_eq!(name_of(&c, name).as_deref(), Some("pawp"), "{name}");
     }
     let pawp = c.by_name("pawp").unwrap();
-    assert_eq!((pawp.id, pawp.unit.as_str(), pawp.plausible_max, pawp.verified), (72, "mm[Hg]", 60.0, false));
+    assert_eq!((pawp.id, pawp.unit.as_str(), pawp.plausible_max, pawp.verified), (78, "mm[Hg]", 60.0, false));
     assert_eq!(name_of(&c, "hf").as_deref(), Some("heart_rate"));
     assert_eq!(name_of(&c, "HR").as_deref(), Some("heart_rate"));
 }
@@ -247,7 +277,7 @@ fn service_example() -> String {
 #[test]
 fn the_service_example_configuration_extends_the_catalogue_as_documented() {
     let c = site(&service_example()).unwrap();
-    assert_eq!(c.metrics().len(), 73);
+    assert_eq!(c.metrics().len(), 79);
     for (name, metric) in [("PCWP", "pawp"), ("150052", "pawp"), ("75994-4", "pawp"), ("HF", "heart_rate")] {
         assert_eq!(name_of(&c, name).as_deref(), Some(metric), "{name}");
     }

@@ -12,6 +12,22 @@
 //!   [`mqtt::run`] connects, subscribes, reconnects with backoff and feeds every message
 //!   through `pack_to_batch` into the pipeline's [`Inlet`](wardstream_pipeline::Inlet);
 //!   [`mqtt::MqttStats`] counts what it did.
+//! - [`masimo`]: a sans-I/O codec for Masimo pulse oximeters' "ASCII 1" serial lines
+//!   ([`masimo::MasimoDecoder`]: device id from the serial number, local time to UTC, `EXC`
+//!   exception bits to quality flags, malformed lines to dead letters).
+//! - [`serial`]: the serial driver on tokio-serial, one task per port ([`serial::run`],
+//!   [`serial::spawn`]): pluggable framing ([`serial::Framer`]), reopening lost ports with
+//!   backoff, [`serial::SerialStats`] per port.
+//! - [`modbus`]: the Modbus TCP/RTU poller on rmodbus and tokio-serial. Register maps per device
+//!   model ([`modbus::ModbusConfig`]), a sans-I/O core ([`modbus::DevicePoller`]: requests out,
+//!   readings and dead letters in) and [`modbus::run`], one task per connection, with
+//!   timeouts, retries and reconnection counted in [`modbus::ModbusStats`].
+//! - [`hl7`]: a sans-I/O HL7 v2 parser ([`hl7::Message`], never panics), ACKs
+//!   ([`hl7::ack`]), ADT messages as association events ([`hl7::adt::decode`]) and IHE PCD-01
+//!   `ORU^R01` as reading batches ([`hl7::pcd01::decode`]).
+//! - [`mllp`]: MLLP framing ([`mllp::MllpDecoder`], sans-I/O) and the tokio listener
+//!   ([`mllp::serve`]) that hands each message to an [`mllp::MllpHandler`] and acknowledges it
+//!   only once the handler's future resolves; [`mllp::MllpStats`] counts what it did.
 //!
 //! Codecs never touch sockets; drivers own the I/O and call the codecs.
 //!
@@ -40,5 +56,10 @@
 // Tests may unwrap (a failed unwrap is a failed test); the library itself may not.
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod hl7;
+pub mod mllp;
+pub mod modbus;
+pub mod masimo;
 pub mod mqtt;
 pub mod senml;
+pub mod serial;

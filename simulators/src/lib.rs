@@ -3,6 +3,8 @@
 //!
 //! # Brief overview
 //!
+//! - [`adt_feed`] builds ADT admit/transfer/discharge messages and sends them over MLLP, reading
+//!   the ACKs (the EMR side of the demo's admissions).
 //! - [`wfdb`] reads PhysioNet WFDB records (text header, format-16 signal file), sans-I/O, and
 //!   checks the header's checksums against the data.
 //! - [`mimic`] turns a record into [`Numerics`]: per frame one `Option<f64>` per signal in
@@ -13,6 +15,12 @@
 //! - [`ward`] runs the monitors: [`WardConfig`] → [`run_ward`] (or [`spawn_ward`] →
 //!   [`WardHandle`]) → [`WardReport`], counting what was published and what the broker
 //!   acknowledged; an optional [`Recorder`] lists every reading for set-equality tests.
+//! - [`modbus`] is a Modbus slave (TCP, or RTU on a serial port or pty) on rmodbus's server
+//!   side: a blood fridge and an incubator with moving values and fault injection
+//!   ([`modbus::spawn_slave`] → [`modbus::SlaveHandle`], or [`modbus::run_slave`]).
+//! - [`oximeter`] is a Masimo pulse oximeter on a serial port or pty: "ASCII 1" lines replaying
+//!   the MIMIC-II SpO2 and pulse series, with fault injection ([`oximeter::run_oximeter`]; the
+//!   `wardsim serial` binary), and a report of what a receiver must count.
 //!
 //! The demo starts a broker, then `spawn_ward(WardConfig::new(host, port))` (16 beds, one
 //! frame a second) and stops it with [`WardHandle::stop`], printing the report; integration
@@ -28,7 +36,10 @@
 //! # Ok::<(), anyhow::Error>(())
 //! ```
 
+pub mod adt_feed;
 pub mod mimic;
+pub mod modbus;
+pub mod oximeter;
 pub mod senml;
 pub mod ward;
 pub mod wfdb;

@@ -14,6 +14,9 @@
 //! - [`QuerySession`]: a DataFusion session with both tables registered over the same
 //!   directories; long-lived sessions see new files (the listing cache is off).
 //!   [`format_batches`] prints results as a table, CSV or JSON lines.
+//! - [`Wal`] ([`wal`]): the write-ahead log. Drivers append each received batch and
+//!   acknowledge the sender only once it is durable (group-committed fsync); replayed after a
+//!   crash, checkpointed once Parquet files hold the records.
 //! - [`QualityReport`]: the defect report (valid, flagged and rejected readings per device and
 //!   per metric, and the defect rate), computed with SQL over a [`QuerySession`].
 //!
@@ -54,6 +57,7 @@
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod association_log;
 pub mod batch;
 pub mod config;
 pub mod error;
@@ -61,11 +65,14 @@ pub mod file;
 pub mod format;
 pub mod layout;
 pub mod quality;
+pub mod retention;
 pub mod query;
 pub mod schema;
 pub mod stats;
+pub mod wal;
 pub mod writer;
 
+pub use association_log::{AssociationLog, LogError, LogReplay};
 pub use batch::{dead_letters_batch, vitals_batch};
 pub use config::StorageConfig;
 pub use error::{Error, Result};
@@ -74,4 +81,5 @@ pub use quality::{QualityCounts, QualityGroup, QualityReport};
 pub use query::QuerySession;
 pub use schema::{PARTITION_COLUMN, Table, dead_letters_schema, vitals_schema};
 pub use stats::{StorageStats, StorageStatsSnapshot};
+pub use wal::{Durability, Lsn, Replay, ReplayReport, Wal, WalConfig, WalError, WalEvent, WalRecord, WalStats};
 pub use writer::ParquetStore;

@@ -44,11 +44,12 @@ pub const NAMED_REASONS: [Reason; 3] = [Reason::UnknownMetric, Reason::UnknownUn
 pub struct QualityCounts {
     /// Rows in `vitals`.
     pub stored: u64,
-    /// Stored readings without any flag (`status = 'valid'`).
+    /// Stored readings without any data-quality flag. `unassociated` (no patient at the time) is
+    /// an association state, not a defect of the data: a reading carrying only it counts as valid.
     pub valid: u64,
     /// Stored readings carrying each flag, in the order of [`Flag::ALL`] (`implausible`,
-    /// `questionable`, `future_time`, `clock_corrected`, `preliminary`, `corrected`); see
-    /// [`QualityCounts::flag`].
+    /// `questionable`, `future_time`, `unassociated`, `clock_corrected`, `preliminary`,
+    /// `corrected`); see [`QualityCounts::flag`].
     pub flags: [u64; Flag::ALL.len()],
     /// Rows in `dead_letters`, by reason.
     pub dead_letters: BTreeMap<String, u64>,
@@ -163,7 +164,7 @@ fn vitals_sql(key: &str, since: Option<Micros>) -> String {
         Flag::ALL.iter().map(|f| format!(", count(*) FILTER (WHERE array_has(flags, '{}'))", f.as_str())).collect();
     let filter = since.map_or(String::new(), |t| format!(" WHERE received_at >= to_timestamp_micros({t})"));
     format!(
-        "SELECT {key}, count(*), count(*) FILTER (WHERE status = 'valid'){flags} FROM vitals{filter} GROUP BY {key}"
+        "SELECT {key}, count(*), count(*) FILTER (WHERE cardinality(array_remove(flags, 'unassociated')) = 0){flags} FROM vitals{filter} GROUP BY {key}"
     )
 }
 

@@ -73,6 +73,9 @@ impl Row for DeadLetter {
 #[derive(Debug)]
 struct Buffer<T> {
     rows: Vec<T>,
+    /// Per row, the oldest WAL sequence number of the batch it came in (`NO_SEQ` when none):
+    /// what keeps the WAL from dropping records whose rows are not in a file yet.
+    seqs: Vec<u64>,
     /// When the oldest row still buffered arrived (conservative: kept across partial writes,
     /// so a buffer is written early rather than late).
     since: Instant,
@@ -164,11 +167,20 @@ impl ParquetStore {
     }
 }
 
-fn buffer_rows<T: Row>(buffers: &mut BTreeMap<i64, Buffer<T>>, rows: Vec<T>, now: Instant) {
+/// The sequence number of rows that did not come from a WAL record.
+const NO_SEQ: u64 = u64::MAX;
+
+fn buffer_rows<T: Row>(buffers: &mut BTreeMap<i64, Buffer<T>>, rows: Vec<T>, seq: u64, now: Instant) {
     for row in rows {
         let day = utc_day(row.partition_time());
-        buffers.entry(day).or_insert_with(|| Buffer { rows: Vec::new(), since: now }).rows.push(row);
+        let buffer = buffers.entry(day).or_insert_with(|| Buffer { rows: Vec::new(), seqs: Vec::new(), since: now });
+        buffer.rows.push(row);
+        buffer.seqs.push(seq);
     }
+}
+
+fn oldest_seq<T>(buffers: &BTreeMap<i64, Buffer<T>>) -> Option<u64> {
+    buffers.values().flat_map(|b| b.seqs.iter().copied()).filter(|s| *s != NO_SEQ).min()
 }
 
 impl Output {
@@ -220,6 +232,7 @@ impl Output {
         self.stats.count_file(T::TABLE, n, written.bytes, now_micros);
         tracing::debug!(table = %T::TABLE, rows = n, bytes = written.bytes, path = %written.path.display(), "Wrote Parquet file");
         buffer.rows.drain(..n);
+        buffer.seqs.drain(..n.min(buffer.seqs.len()));
         Ok(())
     }
 }
@@ -228,10 +241,20 @@ impl Sink for ParquetStore {
     /// Buffers the batch, then writes any buffer that reached `max_rows_per_file`. On an error
     /// the batch is buffered all the same and the failed files are retried later.
     fn write(&mut self, batch: StoreBatch) -> Result<(), SinkError> {
+        self.write_sequenced(batch, None)
+    }
+
+    /// As `write`, remembering `oldest_seq` for each row until its file is durable.
+    fn write_sequenced(&mut self, batch: StoreBatch, oldest_seq: Option<u64>) -> Result<(), SinkError> {
         let now = Instant::now();
-        buffer_rows(&mut self.vitals, batch.observations, now);
-        buffer_rows(&mut self.dead_letters, batch.dead_letters, now);
+        let seq = oldest_seq.unwrap_or(NO_SEQ);
+        buffer_rows(&mut self.vitals, batch.observations, seq, now);
+        buffer_rows(&mut self.dead_letters, batch.dead_letters, seq, now);
         Ok(self.write_out(Due::Full)?)
+    }
+
+    fn oldest_buffered_seq(&self) -> Option<u64> {
+        [oldest_seq(&self.vitals), oldest_seq(&self.dead_letters)].into_iter().flatten().min()
     }
 
     /// Writes every buffer whose oldest row has waited `flush_interval_ms`, and any full one.

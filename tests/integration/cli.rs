@@ -18,7 +18,19 @@ fn wardstream(args: &[&str]) -> std::process::Output {
 fn demo_stores_every_published_reading_once_and_query_reads_the_files() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path().to_str().unwrap();
-    let out = wardstream(&["demo", "--data", dir, "--beds", "4", "--duration", "3", "--interval-ms", "200"]);
+    let out = wardstream(&[
+        "demo",
+        "--data",
+        dir,
+        "--beds",
+        "4",
+        "--duration",
+        "3",
+        "--interval-ms",
+        "200",
+        "--http",
+        "127.0.0.1:0",
+    ]);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "demo failed:\n{stdout}\n{}", String::from_utf8_lossy(&out.stderr));
     assert!(stdout.contains("OK: published == stored, every reading exactly once"), "{stdout}");

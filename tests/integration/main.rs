@@ -4,6 +4,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod association_story;
 mod cli;
 mod mimic_replay;
 mod mqtt_bulk;

@@ -95,7 +95,7 @@ async fn replaying_every_mimic_frame_stores_exactly_the_header_scaled_values_and
 
     let broker = Mosquitto::start();
     let data = tempfile::tempdir().unwrap();
-    let service = Service::start(&service_config(data.path(), &broker.url(), "ws-mimic")).unwrap();
+    let service = Service::start(&service_config(data.path(), &broker.url(), "ws-mimic")).await.unwrap();
     service.wait_subscribed(Duration::from_secs(10)).await.unwrap();
     let recorder = Recorder::new();
     let ward = WardConfig {

@@ -79,7 +79,7 @@ fn malformed() -> Vec<(String, &'static str)> {
 async fn ten_thousand_readings_from_fifty_devices_with_malformed_payloads_are_stored_exactly_once() {
     let broker = Mosquitto::start();
     let data = tempfile::tempdir().unwrap();
-    let service = Service::start(&service_config(data.path(), &broker.url(), "ws-bulk")).unwrap();
+    let service = Service::start(&service_config(data.path(), &broker.url(), "ws-bulk")).await.unwrap();
     service.wait_subscribed(Duration::from_secs(10)).await.unwrap();
 
     let start_secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
@@ -129,7 +129,10 @@ async fn ten_thousand_readings_from_fifty_devices_with_malformed_payloads_are_st
     assert_eq!(stored.len(), 10_000, "no duplicates");
     let stored_set: BTreeSet<_> = stored.into_iter().collect();
     assert_eq!(stored_set, expected);
-    assert_eq!(count(&session, "SELECT count(*) FROM vitals WHERE status <> 'valid' OR source <> 'mqtt'").await, 0);
+    assert_eq!(
+        count(&session, "SELECT count(*) FROM vitals WHERE status <> 'unassociated' OR source <> 'mqtt'").await,
+        0
+    );
 
     let reasons = csv_rows(&session, "SELECT reason, count(*) FROM dead_letters GROUP BY reason ORDER BY reason").await;
     let expected_reasons: Vec<String> = expected_dead.iter().map(|(r, n)| format!("{r},{n}")).collect();

@@ -69,7 +69,7 @@ const SELECT: &str = "SELECT device_id, metric, CAST(time AS BIGINT) AS t, CAST(
 async fn rfc8428_examples_and_vital_packs_land_with_exact_values_units_times_and_reasons() {
     let broker = Mosquitto::start();
     let data = tempfile::tempdir().unwrap();
-    let service = Service::start(&service_config(data.path(), &broker.url(), "ws-rfc")).unwrap();
+    let service = Service::start(&service_config(data.path(), &broker.url(), "ws-rfc")).await.unwrap();
     service.wait_subscribed(Duration::from_secs(10)).await.unwrap();
 
     for (file, _) in RFC_FILES {
@@ -139,14 +139,14 @@ async fn rfc8428_examples_and_vital_packs_land_with_exact_values_units_times_and
     let d = "urn:dev:mac:0024befffe804ff1";
     let at = |s: i64| s * 1_000_000;
     let fixed = [
-        (d, "heart_rate", at(1_699_999_995), 70.0, "/min", "HR", 70.0, "beat/min", "valid"),
-        (d, "spo2", at(1_699_999_995), 97.0, "%", "SpO2", 97.0, "%", "valid"),
-        (d, "heart_rate", at(1_700_000_000), 72.0, "/min", "HR", 72.0, "beat/min", "valid"),
-        (d, "nibp_dia", 1_700_000_010_250_000, 75.0, "mm[Hg]", "NBPDias", 75.0, "mm[Hg]", "valid"),
-        (d, "nibp_sys", 1_700_000_010_250_000, 120.0, "mm[Hg]", "NBPSys", 120.0, "mm[Hg]", "valid"),
-        (d, "nibp_mean", at(1_700_000_020), 90.007_389_101_478_75, "mm[Hg]", "NBPMean", 12.0, "kPa", "valid"),
-        (d, "resp_rate", at(1_700_000_020), 14.0, "/min", "RESP", 14.0, "1/min", "valid"),
-        (d, "temp", at(1_700_000_020), 37.0, "Cel", "TEMP", 98.6, "[degF]", "valid"),
+        (d, "heart_rate", at(1_699_999_995), 70.0, "/min", "HR", 70.0, "beat/min", "unassociated"),
+        (d, "spo2", at(1_699_999_995), 97.0, "%", "SpO2", 97.0, "%", "unassociated"),
+        (d, "heart_rate", at(1_700_000_000), 72.0, "/min", "HR", 72.0, "beat/min", "unassociated"),
+        (d, "nibp_dia", 1_700_000_010_250_000, 75.0, "mm[Hg]", "NBPDias", 75.0, "mm[Hg]", "unassociated"),
+        (d, "nibp_sys", 1_700_000_010_250_000, 120.0, "mm[Hg]", "NBPSys", 120.0, "mm[Hg]", "unassociated"),
+        (d, "nibp_mean", at(1_700_000_020), 90.007_389_101_478_75, "mm[Hg]", "NBPMean", 12.0, "kPa", "unassociated"),
+        (d, "resp_rate", at(1_700_000_020), 14.0, "/min", "RESP", 14.0, "1/min", "unassociated"),
+        (d, "temp", at(1_700_000_020), 37.0, "Cel", "TEMP", 98.6, "[degF]", "unassociated"),
     ];
     let absolute: Vec<&Row> = rows.iter().filter(|r| r.device == d && r.time < at(1_750_000_000)).collect();
     assert_eq!(absolute.len(), fixed.len());

@@ -94,7 +94,8 @@ fn counts(stored: u64, valid: u64, flags: [u64; 4], dead: &[(&str, u64)]) -> Val
     json!({
         "total": total, "stored": stored, "dead_letters": dead_total, "valid": valid,
         "implausible": flags[0], "questionable": flags[1], "clock_corrected": flags[2], "future_time": flags[3],
-        "preliminary": 0, "corrected": 0, "unknown_metric": named("unknown_metric"),
+        // No device is registered: every stored reading is also unassociated (not a defect).
+        "preliminary": 0, "corrected": 0, "unassociated": stored, "unknown_metric": named("unknown_metric"),
         "unknown_unit": named("unknown_unit"), "duplicate": named("duplicate"), "other_dead_letters": other,
         "defective": defective, "defect_rate": rate as f64 / 10_000.0,
     })
@@ -119,7 +120,7 @@ async fn the_quality_report_counts_every_injected_defect_exactly_per_device_and_
     assert_eq!((p.clock_skew_threshold_ms, p.future_tolerance_ms, p.dedup_window_ms), (120_000, 30_000, 300_000));
     // Messages a device sends before its clock is judged: these keep the time the device said.
     let w = (p.clock_skew_min_readings - 1) as u64;
-    let service = Service::start(&config).unwrap();
+    let service = Service::start(&config).await.unwrap();
     service.wait_subscribed(Duration::from_secs(10)).await.unwrap();
     let port = broker.port();
     let t0 = now_ms();
@@ -238,8 +239,8 @@ async fn the_quality_report_counts_every_injected_defect_exactly_per_device_and_
     let table = String::from_utf8(quality(dir, &[]).stdout).unwrap();
     let slow: Vec<&str> = table.lines().find(|l| l.contains("| q-slow ")).unwrap().split('|').map(str::trim).collect();
     assert_eq!(
-        slow[1..17],
-        ["q-slow", "40", "40", "14", "1", "0", "26", "0", "0", "0", "0", "0", "0", "0", "26", "0.6500"]
+        slow[1..18],
+        ["q-slow", "40", "40", "14", "1", "0", "26", "0", "0", "0", "40", "0", "0", "0", "0", "26", "0.6500"]
     );
     assert!(table.ends_with("other dead letters: invalid_payload 1, non_numeric_value 1\n"), "{table}");
     let all_since =

@@ -25,8 +25,9 @@ use crate::time::{Micros, format_rfc3339};
 /// The map and queue shrink when three quarters of their room is unused. At most
 /// `dedup_max_keys` readings are remembered (about 100 bytes each): at the cap the oldest is
 /// forgotten before its window ends and counted in `dedup_evicted`; a repeat of it would then be
-/// stored again. Memory only protects a running process: after a restart, redeliveries of
-/// readings stored before it are not recognised.
+/// stored again. Across a restart, the service seeds the stage ([`Deduplicator::start_clock`],
+/// [`Deduplicator::remember`]) with the readings stored in the last window, read back from
+/// Parquet, so redeliveries and WAL replays of them are recognised too.
 ///
 /// A duplicate's dead letter has the device id, source name, receipt time, a detail naming
 /// the metric, device time and values, and empty `origin` and `payload`: an [`Observation`] no
@@ -121,8 +122,30 @@ impl Deduplicator {
             }
         }
         self.seen.insert(key.clone(), Seen { received_at: obs.received_at, value: obs.value });
-        self.order.push_back((obs.received_at, key));
+        // Stamped with the stage's clock, not the reading's own receipt: a reading replayed
+        // from the WAL after a restart (old `received_at`) is remembered for a whole window from
+        // now, so the broker's redelivery of it is still recognised.
+        self.order.push_back((now, key));
         None
+    }
+
+    /// Starts the stage's clock at `now` (the wall clock at start-up), so that readings replayed
+    /// with old receipt times are remembered for a window from now.
+    pub fn start_clock(&mut self, now: Micros) {
+        self.newest = Some(self.newest.map_or(now, |n| n.max(now)));
+    }
+
+    /// Remembers a reading already stored (read back from Parquet at start-up) without storing
+    /// it: a repeat of it becomes a duplicate. Call after [`Deduplicator::start_clock`].
+    pub fn remember(&mut self, device: Arc<str>, metric: Arc<Metric>, device_time: Micros, received_at: Micros, value: f64) {
+        let now = self.newest.unwrap_or(received_at).max(received_at);
+        if self.seen.len() >= self.max_keys {
+            return;
+        }
+        let key = Key { device, metric, device_time };
+        if self.seen.insert(key.clone(), Seen { received_at, value }).is_none() {
+            self.order.push_back((now, key));
+        }
     }
 
     /// Forgets every reading received more than the window before `now`, in arrival order.

@@ -113,3 +113,23 @@ fn at_the_key_cap_the_oldest_are_forgotten_early_and_counted() {
     assert!(!repeat(&mut d, &mut counts, T0 + 149 * S, T0 + S));
     assert_eq!((d.len(), counts.duplicates, counts.dedup_evicted), (100, 2, 151));
 }
+
+#[test]
+fn after_a_restart_replayed_and_remembered_readings_catch_redeliveries_for_a_window_from_now() {
+    // wardstream was down for an hour; the window is 10 minutes.
+    let restart = T0 + 3600 * S;
+    let mut d = dedup(600, 100);
+    d.start_clock(restart);
+    // Read back from Parquet at start-up: stored before the crash.
+    let metric = observation("dev", "HR", T0, T0).metric;
+    d.remember(Arc::from("dev"), metric, T0 - 5 * S, T0 - 4 * S, 60.0);
+    let mut counts = ConditionCounts::default();
+    // Replayed from the WAL: received an hour ago, new to this process.
+    assert!(!repeat(&mut d, &mut counts, T0, T0 + S));
+    // The broker redelivers both (never acked) nine minutes after the restart: duplicates.
+    assert!(repeat(&mut d, &mut counts, T0, restart + 540 * S));
+    assert!(repeat(&mut d, &mut counts, T0 - 5 * S, restart + 540 * S));
+    assert_eq!(counts.duplicates, 2);
+    // A window after the restart they are forgotten, as any other reading.
+    assert!(!repeat(&mut d, &mut counts, T0, restart + 1200 * S));
+}

@@ -140,6 +140,12 @@ impl Conditioner {
         &self.dedup
     }
 
+    /// The de-duplication stage, for seeding at start-up ([`Deduplicator::start_clock`],
+    /// [`Deduplicator::remember`]).
+    pub fn dedup_mut(&mut self) -> &mut Deduplicator {
+        &mut self.dedup
+    }
+
     /// The clock-skew stage, for inspection.
     pub fn skew(&self) -> &SkewCorrector {
         &self.skew

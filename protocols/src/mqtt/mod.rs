@@ -6,16 +6,21 @@
 //! - [`MqttSource`] / [`run`] (`source`): the connection loop. Reconnects with backoff,
 //!   resubscribes when the broker lost the session, decodes each message with
 //!   [`pack_to_batch`](crate::senml::pack_to_batch) and sends the batch to the pipeline's
-//!   [`Inlet`](wardstream_pipeline::Inlet), blocking when the pipeline is full.
+//!   [`Feed`](wardstream_pipeline::Feed), blocking when the pipeline is full.
+//! - [`Acker`] (`acker`): with a journaled (durable) feed and QoS 1/2, acknowledges each message
+//!   only once its batch is in an fsynced WAL record, in receive order.
 //! - [`MqttStats`] (`stats`): counters and connection state for display and metrics.
 //!
-//! Acknowledgements are automatic (QoS 1/2 messages are acked when read, before storage);
-//! acknowledgement after storage is planned (see the `Design:` note in `source`).
+//! With a direct feed (no WAL) acknowledgements are automatic: rumqttc acks each message as it
+//! reads it, before storage. Use a journaled feed with `clean_session = false` and a stable
+//! client id for at-least-once delivery across crashes (the service does).
 
+mod acker;
 mod config;
 mod source;
 mod stats;
 
+pub use acker::{Acker, PendingAck};
 pub use config::{DEFAULT_CLIENT_ID, DEFAULT_PORT, DEFAULT_TOPIC, DEFAULT_URL, MqttConfig, parse_url};
 pub use source::{BACKOFF_MAX, BACKOFF_MIN, DISCONNECT_TIMEOUT, MqttSource, run};
 pub use stats::{MqttStats, MqttStatsSnapshot};

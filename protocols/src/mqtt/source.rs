@@ -8,9 +8,10 @@ use rumqttc::{
     AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, SubAck, SubscribeFilter, SubscribeReasonCode,
 };
 use tokio::sync::watch;
-use tracing::{Instrument, debug, info, info_span, warn};
-use wardstream_pipeline::{Clock, IngestBatch, Inlet};
+use tracing::{Instrument, debug, error, info, info_span, warn};
+use wardstream_pipeline::{Clock, Feed, FeedError, IngestBatch};
 
+use super::acker::{Acker, PendingAck};
 use super::{Error, MqttConfig, MqttStats};
 use crate::senml::{DeviceIdRule, pack_to_batch};
 
@@ -27,7 +28,8 @@ pub struct MqttSource {
     options: MqttOptions,
     filters: Vec<SubscribeFilter>,
     rule: DeviceIdRule,
-    inlet: Inlet,
+    feed: Feed,
+    manual_acks: bool,
     clock: Arc<dyn Clock>,
     stats: Arc<MqttStats>,
 }
@@ -45,28 +47,33 @@ impl std::fmt::Debug for MqttSource {
 /// sender is dropped). See [`MqttSource::run`].
 pub async fn run(
     config: MqttConfig,
-    inlet: Inlet,
+    feed: impl Into<Feed>,
     clock: Arc<dyn Clock>,
     stats: Arc<MqttStats>,
     shutdown: watch::Receiver<bool>,
 ) -> Result<(), Error> {
-    MqttSource::new(&config, inlet, clock, stats)?.run(shutdown).await
+    MqttSource::new(&config, feed, clock, stats)?.run(shutdown).await
 }
 
 impl MqttSource {
-    /// Checks `config` and prepares the driver; nothing connects yet. Readings go to `inlet`,
-    /// `clock` stamps their `received_at` (and is "now" for SenML relative times), `stats` is
-    /// updated as messages arrive.
+    /// Checks `config` and prepares the driver; nothing connects yet. Readings go to `feed` (an
+    /// [`Inlet`](wardstream_pipeline::Inlet) converts into a direct feed), `clock` stamps their
+    /// `received_at` (and is "now" for SenML relative times), `stats` is updated as messages
+    /// arrive. With a journaled feed and QoS 1/2, acknowledgements are manual: sent after the
+    /// message's batch is durable (see [`Acker`]).
     pub fn new(
         config: &MqttConfig,
-        inlet: Inlet,
+        feed: impl Into<Feed>,
         clock: Arc<dyn Clock>,
         stats: Arc<MqttStats>,
     ) -> Result<MqttSource, Error> {
-        let options = config.mqtt_options()?;
+        let feed = feed.into();
+        let mut options = config.mqtt_options()?;
         let qos = config.qos()?;
+        let manual_acks = feed.is_durable() && qos != rumqttc::QoS::AtMostOnce;
+        options.set_manual_acks(manual_acks);
         let filters = config.topics.iter().map(|t| SubscribeFilter::new(t.clone(), qos)).collect();
-        Ok(MqttSource { options, filters, rule: config.device_id_rule(), inlet, clock, stats })
+        Ok(MqttSource { options, filters, rule: config.device_id_rule(), feed, manual_acks, clock, stats })
     }
 
     /// Connects, subscribes and delivers messages until `shutdown` turns `true` or its sender
@@ -97,9 +104,25 @@ impl MqttSource {
     async fn run_inner(self, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
         let capacity = self.options.request_channel_capacity();
         let (client, mut events) = AsyncClient::new(self.options.clone(), capacity);
+        let acker = if self.manual_acks {
+            let acker =
+                Acker::start(client.clone(), self.feed.clone(), Arc::clone(&self.stats), capacity).map_err(|e| {
+                    Error::InvalidConfig { field: "acker", message: format!("cannot start the ack thread: {e}") }
+                })?;
+            Some(acker)
+        } else {
+            None
+        };
         let mut backoff = BACKOFF_MIN;
         let mut first_connack = true;
         let result = loop {
+            if let Some(acker) = &acker {
+                if acker.failed.swap(false, std::sync::atomic::Ordering::AcqRel) {
+                    // A batch was not durable: drop the connection so the broker redelivers.
+                    warn!("dropping the MQTT connection after a storage failure");
+                    let _ = client.try_disconnect();
+                }
+            }
             let event = tokio::select! {
                 biased;
                 () = shutdown_requested(&mut shutdown) => break Ok(()),
@@ -107,6 +130,9 @@ impl MqttSource {
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
+                    if let Some(acker) = &acker {
+                        acker.epoch.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    }
                     self.stats.set_connected(true);
                     backoff = BACKOFF_MIN;
                     info!(session_present = ack.session_present, "connected to the MQTT broker");
@@ -120,7 +146,7 @@ impl MqttSource {
                 }
                 Ok(Event::Incoming(Packet::SubAck(ack))) => self.on_suback(&ack),
                 Ok(Event::Incoming(Packet::Publish(publish))) => {
-                    if let Err(e) = self.on_publish(&publish) {
+                    if let Err(e) = self.on_publish(publish, acker.as_ref(), &mut shutdown).await {
                         break Err(e);
                     }
                 }
@@ -140,9 +166,14 @@ impl MqttSource {
             }
         };
         let result = match result {
-            Ok(()) => self.disconnect(&client, &mut events).await,
+            Ok(()) => self.disconnect(&client, &mut events, acker.as_ref(), &mut shutdown).await,
             Err(e) => Err(e),
         };
+        if let Some(acker) = acker {
+            // Waits for the pending acks (their PUBACKs may not reach the broker any more: it
+            // then redelivers those messages, which de-duplication absorbs).
+            blocking(|| acker.finish());
+        }
         self.stats.set_connected(false);
         info!("MQTT source stopped");
         result
@@ -173,27 +204,63 @@ impl MqttSource {
         }
     }
 
-    // Design: acknowledgements are automatic for now (rumqttc acks each PUBLISH as it reads
-    // it), so a message is acked before it is stored. Manual acks slot in here: with
-    // `set_manual_acks(true)`, this function would pass the `Publish` (topic, pkid) along with
-    // the batch, and the storage side would report back once the batch is durable so that the
-    // driver calls `client.try_ack` in receive order, skipping acks for publishes from before
-    // the latest CONNACK (PITFALLS: rumqttc matches acks by packet id only).
-    fn on_publish(&self, publish: &Publish) -> Result<(), Error> {
+    /// Decodes a message and hands its batch over; with manual acks, queues its ack for after
+    /// the batch is durable. A log failure (disk full) stops reading — the broker holds the rest
+    /// — and retries with backoff until it succeeds or shutdown is requested.
+    async fn on_publish(
+        &self,
+        publish: Publish,
+        acker: Option<&Acker>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), Error> {
         let now = self.clock.now_micros();
         let batch = pack_to_batch(&publish.payload, &publish.topic, &self.rule, now);
         self.stats.count_message(publish.payload.len(), now, batch.readings.len(), batch.dead_letters.len());
         if let Some(first) = batch.dead_letters.first() {
             debug!(topic = %publish.topic, reason = %first.reason, rejected = batch.dead_letters.len(), "rejected SenML content");
         }
-        if batch.is_empty() {
-            return Ok(());
+        let seq = if batch.is_empty() { None } else { self.submit_retrying(batch, shutdown).await? };
+        if let Some(acker) = acker {
+            let epoch = acker.epoch.load(std::sync::atomic::Ordering::Acquire);
+            blocking(|| acker.push(PendingAck { publish, seq, epoch }));
         }
-        send_blocking(&self.inlet, batch).map_err(|_| Error::PipelineClosed)
+        Ok(())
+    }
+
+    async fn submit_retrying(
+        &self,
+        batch: IngestBatch,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<Option<u64>, Error> {
+        let mut backoff = BACKOFF_MIN;
+        let mut batch = batch;
+        loop {
+            match submit_blocking(&self.feed, batch) {
+                Ok(seq) => return Ok(seq),
+                Err((FeedError::Closed, _)) => return Err(Error::PipelineClosed),
+                Err((FeedError::Log(e), returned)) => {
+                    batch = returned;
+                    self.stats.count_log_failure();
+                    error!(error = %e, retry_in_ms = backoff.as_millis() as u64, "cannot store the message; not acknowledging, retrying");
+                    tokio::select! {
+                        biased;
+                        () = shutdown_requested(shutdown) => return Err(Error::PipelineClosed),
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                }
+            }
+        }
     }
 
     /// Sends DISCONNECT, delivering whatever is read until it is on the wire.
-    async fn disconnect(&self, client: &AsyncClient, events: &mut EventLoop) -> Result<(), Error> {
+    async fn disconnect(
+        &self,
+        client: &AsyncClient,
+        events: &mut EventLoop,
+        acker: Option<&Acker>,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> Result<(), Error> {
         if !self.stats.snapshot().connected || client.try_disconnect().is_err() {
             return Ok(());
         }
@@ -206,7 +273,7 @@ impl MqttSource {
                     return Ok(());
                 }
                 event = events.poll() => match event {
-                    Ok(Event::Incoming(Packet::Publish(publish))) => self.on_publish(&publish)?,
+                    Ok(Event::Incoming(Packet::Publish(publish))) => self.on_publish(publish, acker, shutdown).await?,
                     Ok(Event::Outgoing(Outgoing::Disconnect)) | Err(_) => return Ok(()),
                     Ok(_) => {}
                 },
@@ -224,14 +291,20 @@ async fn shutdown_requested(shutdown: &mut watch::Receiver<bool>) {
     }
 }
 
-/// Sends a batch, blocking while the pipeline queue is full. On a multi-threaded runtime the
-/// wait happens inside `block_in_place` so the runtime's other tasks keep running.
-fn send_blocking(inlet: &Inlet, batch: IngestBatch) -> Result<(), IngestBatch> {
-    let batch = match inlet.try_send(batch) {
-        Ok(()) => return Ok(()),
-        Err(batch) => batch,
-    };
+/// Hands a batch over, blocking while the pipeline queue is full. On a multi-threaded runtime
+/// the wait happens inside `block_in_place` so the runtime's other tasks keep running.
+fn submit_blocking(feed: &Feed, batch: IngestBatch) -> Result<Option<u64>, (FeedError, IngestBatch)> {
+    if let Feed::Direct(inlet) = feed {
+        match inlet.try_send(batch) {
+            Ok(()) => return Ok(None),
+            Err(batch) => return blocking(|| feed.submit(batch)),
+        }
+    }
+    blocking(|| feed.submit(batch))
+}
+
+fn blocking<T>(f: impl FnOnce() -> T) -> T {
     let multi_thread = tokio::runtime::Handle::try_current()
         .is_ok_and(|h| matches!(h.runtime_flavor(), tokio::runtime::RuntimeFlavor::MultiThread));
-    if multi_thread { tokio::task::block_in_place(|| inlet.send(batch)) } else { inlet.send(batch) }
+    if multi_thread { tokio::task::block_in_place(f) } else { f() }
 }

@@ -16,6 +16,9 @@ pub struct MqttStats {
     connected: AtomicBool,
     subscribed: AtomicBool,
     reconnects: AtomicU64,
+    acks_sent: AtomicU64,
+    acks_skipped: AtomicU64,
+    log_failures: AtomicU64,
     /// µs since the epoch; 0 before the first message.
     last_message_at: AtomicI64,
 }
@@ -39,6 +42,14 @@ pub struct MqttStatsSnapshot {
     pub reconnects: u64,
     /// When the last message was received (µs since the epoch), `None` before the first.
     pub last_message_at: Option<Micros>,
+    /// PUBACKs queued after the message's batch was durable (manual acks).
+    pub acks_sent: u64,
+    /// Messages left unacknowledged for the broker to redeliver (from an older connection, or
+    /// not durable).
+    pub acks_skipped: u64,
+    /// Times the write-ahead log refused a batch (disk full, I/O error); the driver stopped
+    /// reading and retried.
+    pub log_failures: u64,
 }
 
 impl MqttStats {
@@ -59,6 +70,9 @@ impl MqttStats {
             subscribed: self.subscribed.load(Relaxed),
             reconnects: self.reconnects.load(Relaxed),
             last_message_at: (last != 0).then_some(last),
+            acks_sent: self.acks_sent.load(Relaxed),
+            acks_skipped: self.acks_skipped.load(Relaxed),
+            log_failures: self.log_failures.load(Relaxed),
         }
     }
 
@@ -68,6 +82,18 @@ impl MqttStats {
         self.readings_decoded.fetch_add(readings as u64, Relaxed);
         self.dead_letters.fetch_add(dead_letters as u64, Relaxed);
         self.last_message_at.store(at, Relaxed);
+    }
+
+    pub(crate) fn count_ack(&self) {
+        self.acks_sent.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn count_ack_skipped(&self) {
+        self.acks_skipped.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn count_log_failure(&self) {
+        self.log_failures.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn set_connected(&self, connected: bool) {

@@ -94,3 +94,22 @@ async fn dropping_the_store_writes_what_is_still_buffered() {
     let session = QuerySession::open(dir.path()).unwrap();
     assert_eq!(count(&session, "vitals", "").await, 7);
 }
+
+#[test]
+fn the_oldest_wal_sequence_still_buffered_is_reported_until_its_file_is_durable() {
+    let dir = tempfile::tempdir().unwrap();
+    let config =
+        StorageConfig { max_rows_per_file: 10, flush_interval_ms: 60_000, ..StorageConfig::test_config(dir.path()) };
+    let mut store = ParquetStore::open(config).unwrap();
+    assert_eq!(store.oldest_buffered_seq(), None);
+    store.write_sequenced(rows(0, 6), Some(7)).unwrap();
+    store.write_sequenced(rows(6, 3), Some(5)).unwrap();
+    store.write(rows(9, 0)).unwrap();
+    assert_eq!(store.oldest_buffered_seq(), Some(5));
+    // 11 rows: the oldest 10 (seqs 7 and 5) become a file, the 11th (seq 9) stays buffered.
+    store.write_sequenced(rows(9, 2), Some(9)).unwrap();
+    assert_eq!((all_files(dir.path()).len(), store.buffered_rows()), (1, 1));
+    assert_eq!(store.oldest_buffered_seq(), Some(9));
+    store.flush().unwrap();
+    assert_eq!(store.oldest_buffered_seq(), None);
+}

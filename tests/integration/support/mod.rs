@@ -1,6 +1,7 @@
 //! Shared helpers: a real Mosquitto per test, publishing with `mosquitto_pub`, the `wardstream`
 //! binary, in-process service start-up and SQL shortcuts.
 
+pub mod http;
 pub mod mosquitto;
 
 use std::path::{Path, PathBuf};
@@ -31,6 +32,8 @@ pub fn service_config(data_dir: &Path, url: &str, client_id: &str) -> Config {
         storage: StorageConfig { flush_interval_ms: 200, ..StorageConfig::test_config(data_dir) },
         pipeline: PipelineConfig { queue_capacity: 64, workers: 2, tick_ms: 20, ..PipelineConfig::default() },
         mqtt: vec![MqttConfig { client_id: client_id.into(), ..MqttConfig::test_config(url) }],
+        // Tests run in parallel: every service gets its own free port.
+        http: wardstream_ingest::config::HttpSettings { enabled: true, listen: "127.0.0.1:0".into() },
         ..Config::default()
     }
 }
