@@ -45,6 +45,10 @@ pub struct Config {
     pub retention: RetentionSettings,
     /// The ADT (HL7 over MLLP) listener, when configured (`[adt]`).
     pub adt: Option<crate::adt_listener::AdtSettings>,
+    /// One entry per serial port (`[[serial]]`: bedside monitors, oximeters).
+    pub serial: Vec<wardstream_protocols::serial::SerialConfig>,
+    /// Modbus devices and their register maps (`[modbus]`), when configured.
+    pub modbus: Option<wardstream_protocols::modbus::ModbusConfig>,
 }
 
 /// Sizes of the hot path, de-duplication and clock-skew handling (`[pipeline]`).
@@ -199,6 +203,12 @@ impl Config {
             wardstream_pipeline::LocalClock::new(&adt.time_zone)
                 .with_context(|| format!("adt.time_zone {:?}", adt.time_zone))?;
         }
+        for (i, serial) in self.serial.iter().enumerate() {
+            serial.validate().with_context(|| format!("serial[{i}]"))?;
+        }
+        if let Some(modbus) = &self.modbus {
+            modbus.validate().context("modbus")?;
+        }
         if let Some(days) = self.retention.days {
             anyhow::ensure!(days >= 1, "retention.days must be at least 1");
         }
@@ -223,6 +233,11 @@ mod tests {
         assert_eq!(config.storage, StorageConfig::default());
         assert_eq!(config.pipeline, PipelineConfig::default());
         assert_eq!(config.mqtt, vec![MqttConfig::default()]);
+        assert_eq!(
+            (&config.wal, &config.http, &config.associations, &config.hot, &config.retention),
+            (&WalSettings::default(), &HttpSettings::default(), &AssociationSettings::default(), &HotSettings::default(), &RetentionSettings::default())
+        );
+        assert_eq!((config.adt.is_none(), config.devices.len(), config.serial.len(), config.modbus.is_none()), (true, 0, 0, true));
     }
 
     #[test]

@@ -158,3 +158,110 @@ mod tests {
         assert!(text.contains("wardstream_dead_letters_total{reason=\"unknown_unit\"} 0\n"), "{text}");
     }
 }
+
+/// Everything `/metrics` reads: shared counters of every part, registered as parts start.
+#[derive(Debug, Default)]
+pub struct MetricsRegistry {
+    parts: std::sync::RwLock<Parts>,
+}
+
+#[derive(Debug, Default)]
+struct Parts {
+    pipeline: Option<std::sync::Arc<wardstream_pipeline::PipelineStats>>,
+    storage: Option<std::sync::Arc<wardstream_storage::StorageStats>>,
+    mqtt: Vec<std::sync::Arc<wardstream_protocols::mqtt::MqttStats>>,
+    wal: Option<std::sync::Arc<wardstream_storage::wal::WalStats>>,
+    adt: Option<std::sync::Arc<wardstream_protocols::mllp::MllpStats>>,
+    attach: Option<std::sync::Arc<crate::serving_sink::AttachStats>>,
+    hot: Option<std::sync::Arc<wardstream_pipeline::HotStore>>,
+}
+
+impl MetricsRegistry {
+    fn with(&self, f: impl FnOnce(&mut Parts)) {
+        f(&mut self.parts.write().unwrap_or_else(std::sync::PoisonError::into_inner));
+    }
+
+    /// Registers the hot path, the store, the attach stage and the hot store.
+    pub fn set_core(
+        &self,
+        pipeline: std::sync::Arc<wardstream_pipeline::PipelineStats>,
+        storage: std::sync::Arc<wardstream_storage::StorageStats>,
+        attach: std::sync::Arc<crate::serving_sink::AttachStats>,
+        hot: std::sync::Arc<wardstream_pipeline::HotStore>,
+    ) {
+        self.with(|p| {
+            p.pipeline = Some(pipeline);
+            p.storage = Some(storage);
+            p.attach = Some(attach);
+            p.hot = Some(hot);
+        });
+    }
+
+    /// Registers the write-ahead log.
+    pub fn set_wal(&self, wal: std::sync::Arc<wardstream_storage::wal::WalStats>) {
+        self.with(|p| p.wal = Some(wal));
+    }
+
+    /// Registers the ADT listener.
+    pub fn set_adt(&self, adt: std::sync::Arc<wardstream_protocols::mllp::MllpStats>) {
+        self.with(|p| p.adt = Some(adt));
+    }
+
+    /// Registers an MQTT driver.
+    pub fn add_mqtt(&self, mqtt: std::sync::Arc<wardstream_protocols::mqtt::MqttStats>) {
+        self.with(|p| p.mqtt.push(mqtt));
+    }
+
+    /// The text exposition of everything registered.
+    pub fn render(&self) -> String {
+        let parts = self.parts.read().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let stats = ServiceStats {
+            pipeline: parts.pipeline.as_ref().map(|p| p.snapshot()).unwrap_or_default(),
+            storage: parts.storage.as_ref().map(|s| s.snapshot()).unwrap_or_default(),
+            mqtt: parts.mqtt.iter().map(|m| m.snapshot()).collect(),
+        };
+        let mut families = service_families(&stats);
+        let gauge = |name: &str, help: &str, v: f64| Family::single(name, help, "gauge", v);
+        let counter = |name: &str, help: &str, v: u64| Family::single(name, help, "counter", v as f64);
+        if let Some(wal) = &parts.wal {
+            let w = wal.snapshot();
+            families.extend([
+                counter("wardstream_wal_records_total", "Records appended to the write-ahead log.", w.records),
+                counter("wardstream_wal_bytes_total", "Bytes appended to the write-ahead log.", w.bytes),
+                counter("wardstream_wal_fsyncs_total", "WAL fsyncs (group commits).", w.fsyncs),
+                counter("wardstream_wal_checkpoints_total", "WAL checkpoints.", w.checkpoints),
+                counter("wardstream_wal_segments_deleted_total", "WAL segments deleted after their rows were in Parquet.", w.segments_deleted),
+                counter("wardstream_wal_errors_total", "WAL write or fsync errors.", w.io_errors + w.fsync_errors),
+                counter("wardstream_wal_failed_records_total", "Records never made durable (not acknowledged).", w.failed_records),
+                gauge("wardstream_wal_fsync_latency_p50_seconds", "Median WAL fsync latency.", w.fsync_latency.p50_us as f64 / 1e6),
+                gauge("wardstream_wal_fsync_latency_p99_seconds", "99th percentile WAL fsync latency.", w.fsync_latency.p99_us as f64 / 1e6),
+                gauge("wardstream_wal_fsync_latency_max_seconds", "Longest WAL fsync.", w.fsync_latency.max_us as f64 / 1e6),
+            ]);
+        }
+        if let Some(adt) = &parts.adt {
+            let a = adt.snapshot();
+            families.push(Family {
+                name: "wardstream_adt_acks_total".into(),
+                help: "ACKs sent by the ADT listener, by code.".into(),
+                kind: "counter",
+                samples: [("AA", a.acks_aa), ("AE", a.acks_ae), ("AR", a.acks_ar)]
+                    .iter()
+                    .map(|(c, n)| (vec![("code".to_owned(), (*c).to_owned())], *n as f64))
+                    .collect(),
+            });
+            families.push(counter("wardstream_adt_bytes_discarded_total", "Bytes outside MLLP frames.", a.bytes_discarded));
+        }
+        if let Some(attach) = &parts.attach {
+            use std::sync::atomic::Ordering::Relaxed;
+            families.extend([
+                counter("wardstream_attached_total", "Readings attached to a patient when written.", attach.attached.load(Relaxed)),
+                counter("wardstream_unassociated_total", "Readings with no patient when written.", attach.unassociated.load(Relaxed)),
+                counter("wardstream_association_conflicts_total", "Readings two patients claimed (attached to neither).", attach.conflicts.load(Relaxed)),
+            ]);
+        }
+        if let Some(hot) = &parts.hot {
+            families.push(gauge("wardstream_hot_entries", "Recent observations held in memory.", hot.len() as f64));
+        }
+        render(&families)
+    }
+}

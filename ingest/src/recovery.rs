@@ -76,7 +76,7 @@ pub async fn recover(
     Ok((recovered, report))
 }
 
-type SeedRow = (Arc<str>, Arc<wardstream_pipeline::Metric>, Micros, Micros, f64);
+type SeedRow = wardstream_pipeline::flow::StoredKey;
 
 async fn stored_keys(session: &QuerySession, catalogue: &Catalogue, since: Micros) -> anyhow::Result<Vec<SeedRow>> {
     let sql = format!(

@@ -51,6 +51,9 @@ struct Durability {
     stop_checkpointer: Arc<AtomicBool>,
 }
 
+/// The running ADT listener: its task, counters and address.
+type AdtListener = (JoinHandle<Result<(), mllp::MllpError>>, Arc<MllpStats>, SocketAddr);
+
 /// The running service. Must be started and stopped inside a multi-threaded Tokio runtime.
 pub struct Service {
     pipeline: Pipeline,
@@ -61,8 +64,10 @@ pub struct Service {
     data_dir: PathBuf,
     durability: Option<Durability>,
     http: Option<(JoinHandle<()>, SocketAddr)>,
-    adt: Option<(JoinHandle<Result<(), mllp::MllpError>>, Arc<MllpStats>, SocketAddr)>,
+    adt: Option<AdtListener>,
     retention: Option<JoinHandle<()>>,
+    /// Serial ports and Modbus buses (their errors are logged at shutdown).
+    pollers: Vec<(String, JoinHandle<Result<(), String>>)>,
     state: AppState,
     attach_stats: Arc<AttachStats>,
 }
@@ -146,9 +151,12 @@ impl Service {
         let normaliser = Normaliser::new(Arc::clone(&catalogue));
         let pipeline = Pipeline::start(flow, normaliser, sink).context("starting the pipeline threads")?;
         let pipeline_stats = pipeline.stats();
+        let metrics = Arc::new(crate::metrics::MetricsRegistry::default());
+        metrics.set_core(Arc::clone(&pipeline_stats), Arc::clone(&storage_stats), Arc::clone(&attach_stats), Arc::clone(&hot));
 
         let (feed, durability) = match wal {
             Some((wal, tracker)) => {
+                metrics.set_wal(wal.stats());
                 let inlet = pipeline.inlet();
                 let replayed = replay.len();
                 for (lsn, batch) in replay {
@@ -178,6 +186,7 @@ impl Service {
             live,
             devices: board,
             clock: Arc::clone(&clock),
+            metrics: Arc::clone(&metrics),
         };
         let (stop, stopped) = watch::channel(false);
         let http = if config.http.enabled {
@@ -190,6 +199,7 @@ impl Service {
                 let zone = LocalClock::new(&settings.time_zone).context("adt.time_zone")?;
                 let handler = Arc::new(AdtHandler::new(Arc::clone(&associations), Arc::clone(&clock), zone));
                 let stats = Arc::new(MllpStats::new());
+                metrics.set_adt(Arc::clone(&stats));
                 let listener = tokio::net::TcpListener::bind(&settings.listen)
                     .await
                     .with_context(|| format!("binding the ADT listener on {}", settings.listen))?;
@@ -209,9 +219,22 @@ impl Service {
         let mut drivers = Vec::new();
         for mqtt_config in &config.mqtt {
             let stats = Arc::new(MqttStats::new());
+            metrics.add_mqtt(Arc::clone(&stats));
             let source = mqtt::MqttSource::new(mqtt_config, feed.clone(), Arc::clone(&clock), Arc::clone(&stats))?;
             let task = tokio::spawn(source.run(stopped.clone()));
             drivers.push(MqttDriver { task, stats });
+        }
+        let mut pollers = Vec::new();
+        for serial_config in &config.serial {
+            let stats = Arc::new(wardstream_protocols::serial::SerialStats::new());
+            let task = wardstream_protocols::serial::spawn(serial_config, feed.clone(), Arc::clone(&clock), stats, stopped.clone())?;
+            let task = tokio::spawn(async move { task.await.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) });
+            pollers.push((format!("serial {}", serial_config.path), task));
+        }
+        if let Some(modbus_config) = &config.modbus {
+            let stats = Arc::new(wardstream_protocols::modbus::ModbusStats::new());
+            let run = wardstream_protocols::modbus::run(modbus_config.clone(), feed.clone(), Arc::clone(&clock), stats, stopped.clone());
+            pollers.push(("modbus".into(), tokio::spawn(async move { run.await.map_err(|e| e.to_string()) })));
         }
         let retention = config.retention.days.map(|days| spawn_retention(data_dir.clone(), days, stopped.clone()));
         tracing::info!(data_dir = %data_dir.display(), mqtt_sources = drivers.len(), durable = durability.is_some(), "wardstream started");
@@ -226,6 +249,7 @@ impl Service {
             http,
             adt,
             retention,
+            pollers,
             state,
             attach_stats,
         })
@@ -288,7 +312,7 @@ impl Service {
     /// Stops in order and flushes everything (see the module docs). Returns the final counters.
     pub async fn shutdown(self) -> anyhow::Result<ServiceStats> {
         let Service {
-            pipeline, pipeline_stats, storage_stats, drivers, stop, durability, http, adt, retention, ..
+            pipeline, pipeline_stats, storage_stats, drivers, stop, durability, http, adt, retention, pollers, ..
         } = self;
         stop.send_replace(true);
         let mut driver_error = None;
@@ -300,6 +324,13 @@ impl Service {
                 Err(e) => driver_error = Some(anyhow::Error::new(e).context("MQTT driver task panicked")),
             }
             mqtt_stats.push(stats.snapshot());
+        }
+        for (name, task) in pollers {
+            match task.await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => tracing::error!(driver = %name, error = %e, "driver failed"),
+                Err(e) => tracing::error!(driver = %name, error = %e, "driver task panicked"),
+            }
         }
         if let Some((task, _, _)) = adt {
             match task.await {

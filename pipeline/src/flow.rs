@@ -111,13 +111,16 @@ pub struct FlowConfig {
     pub dedup_seed: Option<DedupSeed>,
 }
 
+/// A reading already stored, for [`DedupSeed`]: device, metric, device time, receipt time, value.
+pub type StoredKey = (Arc<str>, Arc<crate::catalogue::Metric>, crate::time::Micros, crate::time::Micros, f64);
+
 /// See [`FlowConfig::dedup_seed`].
 #[derive(Debug, Clone, Default)]
 pub struct DedupSeed {
     /// The wall clock at start-up (µs).
     pub now: crate::time::Micros,
-    /// Stored readings: device, metric, device time, receipt time, value.
-    pub stored: Vec<(Arc<str>, Arc<crate::catalogue::Metric>, crate::time::Micros, crate::time::Micros, f64)>,
+    /// Stored readings.
+    pub stored: Vec<StoredKey>,
 }
 
 impl Default for FlowConfig {

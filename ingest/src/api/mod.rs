@@ -4,6 +4,7 @@
 //! | route | what |
 //! |---|---|
 //! | `GET /healthz` | liveness |
+//! | `GET /metrics` | Prometheus counters (WAL, fsync latency, acks, files, attach, errors) |
 //! | `GET /api/v1/patients/{id}/timeline?from=&to=&metric=` | a patient's readings, JSON ([`timeline`]) |
 //! | `GET /api/v1/patients/{id}/live` | Server-Sent Events as readings are attached ([`live`]) |
 //! | `GET /fhir/r4/Observation?patient=&code=&date=&_count=` | FHIR R4 searchset Bundle ([`fhir_routes`]) |
@@ -57,6 +58,8 @@ pub struct AppState {
     pub devices: Arc<DeviceBoard>,
     /// The clock.
     pub clock: Arc<dyn Clock>,
+    /// Counters for `/metrics`.
+    pub metrics: Arc<crate::metrics::MetricsRegistry>,
 }
 
 impl AppState {
@@ -83,10 +86,16 @@ impl AppState {
     }
 }
 
+/// `GET /metrics`: Prometheus text format.
+async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) -> impl axum::response::IntoResponse {
+    ([("content-type", "text/plain; version=0.0.4")], state.metrics.render())
+}
+
 /// The router with every route.
 pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(|| async { "ok" }))
+        .route("/metrics", get(metrics))
         .route("/api/v1/patients/{id}/timeline", get(timeline::timeline))
         .route("/api/v1/patients/{id}/live", get(live::live))
         .route("/fhir/r4/Observation", get(fhir_routes::search_observations))

@@ -38,7 +38,8 @@ pub(crate) struct Bus {
 impl Bus {
     /// Polls until `shutdown` turns `true` (or its sender is dropped). A poll in progress then
     /// still reads its remaining blocks, without retries, so that it is delivered whole; what
-    /// any poll had read is delivered before this returns. Errors: the pipeline shut down first.
+    /// any poll had read is delivered before this returns. Errors: the pipeline shut down first,
+    /// or shutdown came while the log refused a batch (see `deliver`).
     pub(crate) async fn run(mut self, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
         let mut link: Option<Box<dyn Stream>> = None;
         let mut failures = 0;
@@ -145,14 +146,10 @@ impl Bus {
             failures += 1;
             let slot = &self.slots[i];
             slot.stats.count_feed_failure();
-            let undelivered = |error| Error::Undelivered {
-                readings: batch.readings.len(),
-                dead_letters: batch.dead_letters.len(),
-                error,
-            };
             if *shutdown.borrow() || shutdown.has_changed().is_err() {
                 error!(bus = %self.name, device = %slot.device_id(), %error, "cannot hand readings over at shutdown; giving up");
-                return Err(undelivered(error));
+                let (readings, dead_letters) = (batch.readings.len(), batch.dead_letters.len());
+                return Err(Error::Undelivered { readings, dead_letters, error });
             }
             let pause = backoff(failures);
             error!(bus = %self.name, device = %slot.device_id(), %error, readings = batch.readings.len(), retry_in_ms = pause.as_millis() as u64, "cannot hand readings over; retrying");

@@ -25,7 +25,7 @@ const fn default_inflight() -> u16 {
     100
 }
 const fn default_clean_session() -> bool {
-    true
+    false
 }
 /// The broker address used when none is configured.
 pub const DEFAULT_URL: &str = "mqtt://127.0.0.1:1883";
@@ -63,7 +63,8 @@ pub struct MqttConfig {
     /// Most QoS 1/2 messages in flight (unacknowledged) at once.
     pub inflight: u16,
     /// Start a clean session on every connect (messages published while disconnected are
-    /// lost). A persistent session (`false`) comes with acknowledgement after storage.
+    /// lost). Default `false`: a persistent session, so the broker keeps what arrives while
+    /// wardstream is down; with the WAL on, messages are acknowledged only once durable.
     pub clean_session: bool,
 }
 
