@@ -93,7 +93,10 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     let config = Config {
         devices: (0..options.beds)
             .map(|i| DeviceEntry {
-                device_id: ward_config.monitor_id(i),
+                // The device id readings carry: the SenML base name without its trailing ':'.
+                device_id: wardstream_simulators::senml::base_name(&ward_config.monitor_id(i))
+                    .trim_end_matches(':')
+                    .to_owned(),
                 ward: WARD.into(),
                 room: ROOM.into(),
                 bed: bed_label(i),

@@ -64,9 +64,9 @@ enum Command {
         /// Modbus RTU on this serial port or pseudo-terminal (8N1).
         #[arg(long)]
         rtu: Option<String>,
-        /// RTU line speed in baud.
-        #[arg(long, default_value_t = 9600, requires = "rtu")]
-        baud: u32,
+        /// RTU line speed in baud (default 9600).
+        #[arg(long, conflicts_with = "listen")]
+        baud: Option<u32>,
         /// Answer every N-th request of each unit with an exception (0: never).
         #[arg(long, default_value_t = 0)]
         exception_every: u32,
@@ -130,7 +130,9 @@ async fn main() -> Result<()> {
         Command::Modbus { listen, rtu, baud, exception_every, exception_code, delay_ms, silent_unit } => {
             let (transport, shown) = match (listen, rtu) {
                 (Some(listen), _) => (SlaveTransport::Tcp { listen }, None),
-                (None, Some(path)) => (SlaveTransport::Rtu { path: path.clone(), baud }, Some(path)),
+                (None, Some(path)) => {
+                    (SlaveTransport::Rtu { path: path.clone(), baud: baud.unwrap_or(9600) }, Some(path))
+                }
                 (None, None) => anyhow::bail!("give --listen HOST:PORT or --rtu PATH"),
             };
             let faults = modbus::Faults { exception_every, exception_code, delay_ms, silent: false };
@@ -157,4 +159,53 @@ fn report_json(r: &OximeterReport) -> serde_json::Value {
         "no_value_lines": r.no_value_lines,
         "faults": { "garbage": r.garbage, "half": r.half, "drop": r.dropped, "exc": r.exc, "dashes": r.dashes },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn modbus_flags_become_the_faults_of_every_unit_and_silence_only_the_named_ones() {
+        let cli = Cli::try_parse_from([
+            "wardsim",
+            "modbus",
+            "--listen",
+            "127.0.0.1:0",
+            "--exception-every",
+            "4",
+            "--exception-code",
+            "11",
+            "--delay-ms",
+            "30",
+            "--silent-unit",
+            "2",
+        ])
+        .unwrap();
+        let Command::Modbus { listen, rtu, exception_every, exception_code, delay_ms, silent_unit, .. } = cli.command
+        else {
+            panic!("not the modbus command")
+        };
+        assert_eq!((listen.as_deref(), rtu), (Some("127.0.0.1:0"), None));
+        let faults = modbus::Faults { exception_every, exception_code, delay_ms, silent: false };
+        let tcp = SlaveTransport::Tcp { listen: "127.0.0.1:0".into() };
+        let config = slave_config(tcp, faults, &silent_unit).unwrap();
+        let units: Vec<(u8, modbus::Faults)> = config.units.iter().map(|u| (u.unit_id, u.faults)).collect();
+        let expected = modbus::Faults { exception_every: 4, exception_code: 0x0B, delay_ms: 30, silent: false };
+        assert_eq!(units, [(1, expected), (2, modbus::Faults { silent: true, ..expected })]);
+    }
+
+    #[test]
+    fn modbus_needs_exactly_one_transport_and_refuses_a_unit_it_does_not_serve() {
+        let parse = |args: &[&str]| Cli::try_parse_from(["wardsim", "modbus"].iter().chain(args)).map(|_| ());
+        assert!(parse(&[]).is_err());
+        assert!(parse(&["--listen", "127.0.0.1:0", "--rtu", "/dev/ttyUSB0"]).is_err());
+        assert!(parse(&["--listen", "127.0.0.1:0", "--baud", "19200"]).is_err(), "--baud is for RTU");
+        assert!(parse(&["--rtu", "/dev/ttyUSB0", "--baud", "19200"]).is_ok());
+        let rtu = SlaveTransport::Rtu { path: "/dev/ttyUSB0".into(), baud: 9600 };
+        assert_eq!(
+            slave_config(rtu, modbus::Faults::default(), &[2, 7]).unwrap_err(),
+            "--silent-unit 7: the slave serves unit 1 (blood fridge) and 2 (incubator)"
+        );
+    }
 }
