@@ -3,8 +3,8 @@
 //!
 //! Field names are passed to the pipeline as the device sends them; the catalogue's Masimo
 //! aliases (`pipeline/data/metric-aliases.csv`) resolve `SPO2` (as `SpO2`), `BPM`, `PI`, `SPCO`,
-//! `SPMET`, `SPHB`, `SPOC` and `PVI`. `DESAT` and `PIDELTA` have no catalogue metric yet: when a
-//! device sends a number in them it becomes an `unknown_metric` dead letter, counted, not lost.
+//! `SPMET`, `SPHB`, `SPOC` and `PVI`; `DESAT` and `PIDELTA` resolve to `desat_index` and
+//! `perfusion_index_delta`.
 
 /// A measurement field this codec knows.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -185,7 +185,7 @@ mod tests {
             ("mqtt://127.0.0.1:1883", "wardstream", &["wardstream/#".to_owned()][..])
         );
         assert_eq!((c.qos, c.device_id_from, c.device_topic_level), (1, DeviceIdFrom::Name, 2));
-        assert_eq!((c.max_packet_bytes, c.inflight, c.clean_session), (1_048_576, 100, true));
+        assert_eq!((c.max_packet_bytes, c.inflight, c.clean_session), (1_048_576, 100, false));
         let o = c.mqtt_options().unwrap();
         assert_eq!(
             (o.broker_address(), o.max_packet_size(), o.inflight()),
