@@ -45,6 +45,8 @@ pub struct Config {
     pub retention: RetentionSettings,
     /// The ADT (HL7 over MLLP) listener, when configured (`[adt]`).
     pub adt: Option<crate::adt_listener::AdtSettings>,
+    /// The PCD-01 (HL7 ORU^R01 over MLLP) listener for device gateways, when configured (`[pcd01]`).
+    pub pcd01: Option<crate::pcd01_listener::Pcd01Settings>,
     /// One entry per serial port (`[[serial]]`: bedside monitors, oximeters).
     pub serial: Vec<wardstream_protocols::serial::SerialConfig>,
     /// Modbus devices and their register maps (`[modbus]`), when configured.
@@ -203,6 +205,11 @@ impl Config {
             wardstream_pipeline::LocalClock::new(&adt.time_zone)
                 .with_context(|| format!("adt.time_zone {:?}", adt.time_zone))?;
         }
+        if let Some(pcd01) = &self.pcd01 {
+            pcd01.mllp().validate().context("pcd01")?;
+            wardstream_pipeline::LocalClock::new(&pcd01.time_zone)
+                .with_context(|| format!("pcd01.time_zone {:?}", pcd01.time_zone))?;
+        }
         for (i, serial) in self.serial.iter().enumerate() {
             serial.validate().with_context(|| format!("serial[{i}]"))?;
         }
@@ -235,9 +242,18 @@ mod tests {
         assert_eq!(config.mqtt, vec![MqttConfig::default()]);
         assert_eq!(
             (&config.wal, &config.http, &config.associations, &config.hot, &config.retention),
-            (&WalSettings::default(), &HttpSettings::default(), &AssociationSettings::default(), &HotSettings::default(), &RetentionSettings::default())
+            (
+                &WalSettings::default(),
+                &HttpSettings::default(),
+                &AssociationSettings::default(),
+                &HotSettings::default(),
+                &RetentionSettings::default()
+            )
         );
-        assert_eq!((config.adt.is_none(), config.devices.len(), config.serial.len(), config.modbus.is_none()), (true, 0, 0, true));
+        assert_eq!(
+            (config.adt.is_none(), config.devices.len(), config.serial.len(), config.modbus.is_none()),
+            (true, 0, 0, true)
+        );
     }
 
     #[test]

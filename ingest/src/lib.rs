@@ -30,6 +30,7 @@ pub mod device_board;
 pub mod journal;
 pub mod metrics;
 pub mod quality;
+pub mod pcd01_listener;
 pub mod query;
 pub mod recovery;
 pub mod service;

@@ -12,7 +12,8 @@
 //! `stored` + dead letters; `valid`; one column per flag (`implausible`, `questionable`,
 //! `clock_corrected`, `future_time`, `preliminary`, `corrected`; a reading with two flags
 //! counts in both); `unassociated` (readings with no patient at their time: an association
-//! state, not a data defect, so not in `defective`); the dead letters `unknown_metric`, `unknown_unit`, `duplicate` and `other`
+//! state, not a data defect, so not in `defective`); `patient_mismatch` (the sender named another
+//! patient than the association store; a defect); the dead letters `unknown_metric`, `unknown_unit`, `duplicate` and `other`
 //! (every other reason); `defective` = stored readings with any flag + dead letters;
 //! `defect_rate` (`0.0125`, empty when the total is 0).
 //!
@@ -25,6 +26,7 @@
 //!  "metrics": [{"metric": "heart_rate" | "Glucose" | null, COUNTS…}, …]}
 //! COUNTS = "total", "stored", "dead_letters", "valid", "implausible", "questionable",
 //!          "clock_corrected", "future_time", "preliminary", "corrected", "unassociated",
+//!          "patient_mismatch",
 //!          "unknown_metric",
 //!          "unknown_unit", "duplicate", "other_dead_letters": {"<reason>": n, …},
 //!          "defective", "defect_rate": 0.0125 | null
@@ -119,6 +121,7 @@ struct JsonCounts {
     preliminary: u64,
     corrected: u64,
     unassociated: u64,
+    patient_mismatch: u64,
     unknown_metric: u64,
     unknown_unit: u64,
     duplicate: u64,
@@ -141,6 +144,7 @@ impl From<&QualityCounts> for JsonCounts {
             preliminary: c.flag(Flag::Preliminary),
             corrected: c.flag(Flag::Corrected),
             unassociated: c.flag(Flag::Unassociated),
+            patient_mismatch: c.flag(Flag::PatientMismatch),
             unknown_metric: c.dead_letters_with(Reason::UnknownMetric),
             unknown_unit: c.dead_letters_with(Reason::UnknownUnit),
             duplicate: c.dead_letters_with(Reason::Duplicate),
@@ -210,6 +214,7 @@ fn table(key_name: &str, groups: &[QualityGroup]) -> anyhow::Result<String> {
         ("preliminary", column(|c| c.preliminary)),
         ("corrected", column(|c| c.corrected)),
         ("unassociated", column(|c| c.unassociated)),
+        ("patient_mismatch", column(|c| c.patient_mismatch)),
         ("unknown_metric", column(|c| c.unknown_metric)),
         ("unknown_unit", column(|c| c.unknown_unit)),
         ("duplicate", column(|c| c.duplicate)),
@@ -251,7 +256,7 @@ mod tests {
         let counts = QualityCounts {
             stored: 5,
             valid: 2,
-            flags: [1, 0, 0, 0, 2, 0, 0],
+            flags: [0, 1, 0, 0, 0, 2, 0, 0],
             dead_letters: BTreeMap::from([("duplicate".into(), 1), ("invalid_payload".into(), 2)]),
         };
         let group = |key: Option<&str>| QualityGroup { key: key.map(Into::into), counts: counts.clone() };
@@ -262,7 +267,7 @@ mod tests {
             by_metric: vec![group(None)],
         };
         let text = to_json(&report).unwrap();
-        let keys = r#""total": 8, "stored": 5, "dead_letters": 3, "valid": 2, "implausible": 1, "questionable": 0, "clock_corrected": 2, "future_time": 0, "preliminary": 0, "corrected": 0, "unassociated": 0, "unknown_metric": 0, "unknown_unit": 0, "duplicate": 1, "other_dead_letters": { "invalid_payload": 2 }, "defective": 6, "defect_rate": 0.75"#;
+        let keys = r#""total": 8, "stored": 5, "dead_letters": 3, "valid": 2, "implausible": 1, "questionable": 0, "clock_corrected": 2, "future_time": 0, "preliminary": 0, "corrected": 0, "unassociated": 0, "patient_mismatch": 0, "unknown_metric": 0, "unknown_unit": 0, "duplicate": 1, "other_dead_letters": { "invalid_payload": 2 }, "defective": 6, "defect_rate": 0.75"#;
         let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
         let expected = format!(
             r#"{{ "since": "2026-11-22T04:24:04.000000Z", "totals": {{ {keys} }}, "devices": [ {{ "device_id": "m-1", {keys} }} ], "metrics": [ {{ "metric": null, {keys} }} ] }}"#

@@ -65,6 +65,7 @@ pub struct Service {
     durability: Option<Durability>,
     http: Option<(JoinHandle<()>, SocketAddr)>,
     adt: Option<AdtListener>,
+    pcd01: Option<AdtListener>,
     retention: Option<JoinHandle<()>>,
     /// Serial ports and Modbus buses (their errors are logged at shutdown).
     pollers: Vec<(String, JoinHandle<Result<(), String>>)>,
@@ -152,7 +153,12 @@ impl Service {
         let pipeline = Pipeline::start(flow, normaliser, sink).context("starting the pipeline threads")?;
         let pipeline_stats = pipeline.stats();
         let metrics = Arc::new(crate::metrics::MetricsRegistry::default());
-        metrics.set_core(Arc::clone(&pipeline_stats), Arc::clone(&storage_stats), Arc::clone(&attach_stats), Arc::clone(&hot));
+        metrics.set_core(
+            Arc::clone(&pipeline_stats),
+            Arc::clone(&storage_stats),
+            Arc::clone(&attach_stats),
+            Arc::clone(&hot),
+        );
 
         let (feed, durability) = match wal {
             Some((wal, tracker)) => {
@@ -216,6 +222,33 @@ impl Service {
             }
             None => None,
         };
+        let pcd01 = match &config.pcd01 {
+            Some(settings) => {
+                let zone = LocalClock::new(&settings.time_zone).context("pcd01.time_zone")?;
+                let handler = Arc::new(crate::pcd01_listener::Pcd01Handler::new(
+                    feed.clone(),
+                    Arc::clone(&associations),
+                    Arc::clone(&clock),
+                    zone,
+                    Arc::default(),
+                ));
+                let stats = Arc::new(MllpStats::new());
+                let listener = tokio::net::TcpListener::bind(&settings.listen)
+                    .await
+                    .with_context(|| format!("binding the PCD-01 listener on {}", settings.listen))?;
+                let address = listener.local_addr()?;
+                tracing::info!(%address, "PCD-01 listener (HL7 MLLP) ready");
+                let mllp_config = settings.mllp();
+                let task_stats = Arc::clone(&stats);
+                let shutdown = stopped.clone();
+                let task =
+                    tokio::spawn(
+                        async move { mllp::serve(listener, &mllp_config, handler, task_stats, shutdown).await },
+                    );
+                Some((task, stats, address))
+            }
+            None => None,
+        };
         let mut drivers = Vec::new();
         for mqtt_config in &config.mqtt {
             let stats = Arc::new(MqttStats::new());
@@ -227,13 +260,27 @@ impl Service {
         let mut pollers = Vec::new();
         for serial_config in &config.serial {
             let stats = Arc::new(wardstream_protocols::serial::SerialStats::new());
-            let task = wardstream_protocols::serial::spawn(serial_config, feed.clone(), Arc::clone(&clock), stats, stopped.clone())?;
-            let task = tokio::spawn(async move { task.await.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string())) });
+            let task = wardstream_protocols::serial::spawn(
+                serial_config,
+                feed.clone(),
+                Arc::clone(&clock),
+                stats,
+                stopped.clone(),
+            )?;
+            let task = tokio::spawn(async move {
+                task.await.map_err(|e| e.to_string()).and_then(|r| r.map_err(|e| e.to_string()))
+            });
             pollers.push((format!("serial {}", serial_config.path), task));
         }
         if let Some(modbus_config) = &config.modbus {
             let stats = Arc::new(wardstream_protocols::modbus::ModbusStats::new());
-            let run = wardstream_protocols::modbus::run(modbus_config.clone(), feed.clone(), Arc::clone(&clock), stats, stopped.clone());
+            let run = wardstream_protocols::modbus::run(
+                modbus_config.clone(),
+                feed.clone(),
+                Arc::clone(&clock),
+                stats,
+                stopped.clone(),
+            );
             pollers.push(("modbus".into(), tokio::spawn(async move { run.await.map_err(|e| e.to_string()) })));
         }
         let retention = config.retention.days.map(|days| spawn_retention(data_dir.clone(), days, stopped.clone()));
@@ -248,6 +295,7 @@ impl Service {
             durability,
             http,
             adt,
+            pcd01,
             retention,
             pollers,
             state,
@@ -289,6 +337,11 @@ impl Service {
         self.adt.as_ref().map(|(_, _, a)| *a)
     }
 
+    /// The address the PCD-01 listener is bound to, when enabled.
+    pub fn pcd01_address(&self) -> Option<SocketAddr> {
+        self.pcd01.as_ref().map(|(_, _, a)| *a)
+    }
+
     /// The WAL's counters, when enabled.
     pub fn wal_stats(&self) -> Option<Arc<WalStats>> {
         self.durability.as_ref().map(|d| d.wal.stats())
@@ -312,7 +365,18 @@ impl Service {
     /// Stops in order and flushes everything (see the module docs). Returns the final counters.
     pub async fn shutdown(self) -> anyhow::Result<ServiceStats> {
         let Service {
-            pipeline, pipeline_stats, storage_stats, drivers, stop, durability, http, adt, retention, pollers, ..
+            pipeline,
+            pipeline_stats,
+            storage_stats,
+            drivers,
+            stop,
+            durability,
+            http,
+            adt,
+            pcd01,
+            retention,
+            pollers,
+            ..
         } = self;
         stop.send_replace(true);
         let mut driver_error = None;
@@ -332,11 +396,11 @@ impl Service {
                 Err(e) => tracing::error!(driver = %name, error = %e, "driver task panicked"),
             }
         }
-        if let Some((task, _, _)) = adt {
+        for (task, _, _) in adt.into_iter().chain(pcd01) {
             match task.await {
                 Ok(Ok(())) => {}
-                Ok(Err(e)) => tracing::error!(error = %e, "ADT listener failed"),
-                Err(e) => tracing::error!(error = %e, "ADT listener task panicked"),
+                Ok(Err(e)) => tracing::error!(error = %e, "MLLP listener failed"),
+                Err(e) => tracing::error!(error = %e, "MLLP listener task panicked"),
             }
         }
         if let Some((task, _)) = http {

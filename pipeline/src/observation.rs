@@ -30,11 +30,15 @@ pub enum Flag {
     Preliminary,
     /// The device marked the result as a correction of an earlier one (HL7 OBX-11 `C`).
     Corrected,
+    /// The sender named a patient (HL7 PID-3 of a PCD-01 message) other than the one the
+    /// association store attaches the reading to: never silently trusted, always shown.
+    PatientMismatch,
 }
 
 impl Flag {
     /// Every flag, most severe first: the order that decides `status`.
-    pub const ALL: [Flag; 7] = [
+    pub const ALL: [Flag; 8] = [
+        Flag::PatientMismatch,
         Flag::Implausible,
         Flag::Questionable,
         Flag::FutureTime,
@@ -54,6 +58,7 @@ impl Flag {
             Flag::ClockCorrected => "clock_corrected",
             Flag::Preliminary => "preliminary",
             Flag::Corrected => "corrected",
+            Flag::PatientMismatch => "patient_mismatch",
         }
     }
 
@@ -111,6 +116,7 @@ impl Flags {
             Some(Flag::ClockCorrected) => Status::ClockCorrected,
             Some(Flag::Preliminary) => Status::Preliminary,
             Some(Flag::Corrected) => Status::Corrected,
+            Some(Flag::PatientMismatch) => Status::PatientMismatch,
         }
     }
 }
@@ -120,6 +126,7 @@ impl Flags {
 ///
 /// | value | meaning |
 /// |---|---|
+/// | `patient_mismatch` | the sender named another patient than the association store |
 /// | `implausible` | outside the metric's plausible range |
 /// | `questionable` | the device reported a measurement problem |
 /// | `future_time` | time beyond the future tolerance |
@@ -141,6 +148,8 @@ pub enum Status {
     FutureTime,
     /// See [`Flag::Unassociated`].
     Unassociated,
+    /// See [`Flag::PatientMismatch`].
+    PatientMismatch,
     /// See [`Flag::ClockCorrected`].
     ClockCorrected,
     /// See [`Flag::Preliminary`].
@@ -161,6 +170,7 @@ impl Status {
             Status::ClockCorrected => "clock_corrected",
             Status::Preliminary => "preliminary",
             Status::Corrected => "corrected",
+            Status::PatientMismatch => "patient_mismatch",
         }
     }
 }

@@ -47,9 +47,9 @@ pub struct QualityCounts {
     /// Stored readings without any data-quality flag. `unassociated` (no patient at the time) is
     /// an association state, not a defect of the data: a reading carrying only it counts as valid.
     pub valid: u64,
-    /// Stored readings carrying each flag, in the order of [`Flag::ALL`] (`implausible`,
-    /// `questionable`, `future_time`, `unassociated`, `clock_corrected`, `preliminary`,
-    /// `corrected`); see [`QualityCounts::flag`].
+    /// Stored readings carrying each flag, in the order of [`Flag::ALL`] (`patient_mismatch`,
+    /// `implausible`, `questionable`, `future_time`, `unassociated`, `clock_corrected`,
+    /// `preliminary`, `corrected`); see [`QualityCounts::flag`].
     pub flags: [u64; Flag::ALL.len()],
     /// Rows in `dead_letters`, by reason.
     pub dead_letters: BTreeMap<String, u64>,

@@ -40,7 +40,7 @@ fn dead(device: Option<&str>, name: Option<&str>, reason: Reason, received_at: M
     DeadLetter { received_at, source: Source::Mqtt, origin, device_id, source_name, reason, detail, payload }
 }
 
-fn counts(stored: u64, valid: u64, flags: [u64; 7], dead_letters: &[(&str, u64)]) -> QualityCounts {
+fn counts(stored: u64, valid: u64, flags: [u64; 8], dead_letters: &[(&str, u64)]) -> QualityCounts {
     let dead_letters = dead_letters.iter().map(|(r, n)| ((*r).to_owned(), *n)).collect();
     QualityCounts { stored, valid, flags, dead_letters }
 }
@@ -74,7 +74,7 @@ async fn counts_every_flag_and_reason_per_device_and_per_metric_and_since_filter
 
     let report = QualityReport::query(&session, None).await.unwrap();
     let reasons = [("duplicate", 1), ("invalid_payload", 1), ("unknown_metric", 1), ("unknown_unit", 1)];
-    assert_eq!(report.totals, counts(5, 2, [1, 1, 1, 0, 1, 0, 0], &reasons));
+    assert_eq!(report.totals, counts(5, 2, [0, 1, 1, 1, 0, 1, 0, 0], &reasons));
     let t = &report.totals;
     assert_eq!((t.total(), t.defective(), t.defect_rate().as_deref()), (9, 7, Some("0.7778")));
     assert_eq!(
@@ -87,23 +87,23 @@ async fn counts_every_flag_and_reason_per_device_and_per_metric_and_since_filter
     );
     assert_eq!(t.other_dead_letters(), BTreeMap::from([("invalid_payload", 1)]));
     assert_eq!(keys(&report.by_device), [Some("a"), Some("b"), None]);
-    assert_eq!(report.by_device[0].counts, counts(3, 1, [1, 1, 0, 0, 1, 0, 0], &[("unknown_metric", 1)]));
-    assert_eq!(report.by_device[1].counts, counts(2, 1, [0, 0, 1, 0, 0, 0, 0], &[("duplicate", 1), ("unknown_unit", 1)]));
-    assert_eq!(report.by_device[2].counts, counts(0, 0, [0; 7], &[("invalid_payload", 1)]));
+    assert_eq!(report.by_device[0].counts, counts(3, 1, [0, 1, 1, 0, 0, 1, 0, 0], &[("unknown_metric", 1)]));
+    assert_eq!(report.by_device[1].counts, counts(2, 1, [0, 0, 0, 1, 0, 0, 0, 0], &[("duplicate", 1), ("unknown_unit", 1)]));
+    assert_eq!(report.by_device[2].counts, counts(0, 0, [0; 8], &[("invalid_payload", 1)]));
     assert_eq!(keys(&report.by_metric), [Some("Glucose"), Some("heart_rate"), Some("spo2"), None]);
-    assert_eq!(report.by_metric[0].counts, counts(0, 0, [0; 7], &[("unknown_metric", 1)]));
-    assert_eq!(report.by_metric[1].counts, counts(3, 1, [1, 0, 1, 0, 1, 0, 0], &[("unknown_unit", 1)]));
-    assert_eq!(report.by_metric[2].counts, counts(2, 1, [0, 1, 0, 0, 0, 0, 0], &[("duplicate", 1)]));
+    assert_eq!(report.by_metric[0].counts, counts(0, 0, [0; 8], &[("unknown_metric", 1)]));
+    assert_eq!(report.by_metric[1].counts, counts(3, 1, [0, 1, 0, 1, 0, 1, 0, 0], &[("unknown_unit", 1)]));
+    assert_eq!(report.by_metric[2].counts, counts(2, 1, [0, 0, 1, 0, 0, 0, 0, 0], &[("duplicate", 1)]));
 
     let since = QualityReport::query(&session, Some(T1)).await.unwrap();
-    let expected = counts(3, 1, [1, 1, 0, 0, 1, 0, 0], &[("duplicate", 1), ("invalid_payload", 1), ("unknown_unit", 1)]);
+    let expected = counts(3, 1, [0, 1, 1, 0, 0, 1, 0, 0], &[("duplicate", 1), ("invalid_payload", 1), ("unknown_unit", 1)]);
     assert_eq!((since.since, since.totals), (Some(T1), expected));
     assert_eq!(keys(&since.by_device), [Some("a"), Some("b"), None]);
 }
 
 #[test]
 fn the_defect_rate_is_exact_and_rounded_half_up_to_four_decimals() {
-    let rate = |defective: u64, valid: u64| counts(defective + valid, valid, [0; 7], &[]).defect_rate();
+    let rate = |defective: u64, valid: u64| counts(defective + valid, valid, [0; 8], &[]).defect_rate();
     let cases = [(1, 2, "0.3333"), (2, 1, "0.6667"), (1, 7, "0.1250"), (1, 19_999, "0.0001"), (1, 20_000, "0.0000")];
     for (defective, valid, expected) in cases {
         assert_eq!(rate(defective, valid).as_deref(), Some(expected), "{defective}/{}", defective + valid);

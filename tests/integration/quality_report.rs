@@ -95,7 +95,7 @@ fn counts(stored: u64, valid: u64, flags: [u64; 4], dead: &[(&str, u64)]) -> Val
         "total": total, "stored": stored, "dead_letters": dead_total, "valid": valid,
         "implausible": flags[0], "questionable": flags[1], "clock_corrected": flags[2], "future_time": flags[3],
         // No device is registered: every stored reading is also unassociated (not a defect).
-        "preliminary": 0, "corrected": 0, "unassociated": stored, "unknown_metric": named("unknown_metric"),
+        "preliminary": 0, "corrected": 0, "unassociated": stored, "patient_mismatch": 0, "unknown_metric": named("unknown_metric"),
         "unknown_unit": named("unknown_unit"), "duplicate": named("duplicate"), "other_dead_letters": other,
         "defective": defective, "defect_rate": rate as f64 / 10_000.0,
     })
@@ -239,8 +239,8 @@ async fn the_quality_report_counts_every_injected_defect_exactly_per_device_and_
     let table = String::from_utf8(quality(dir, &[]).stdout).unwrap();
     let slow: Vec<&str> = table.lines().find(|l| l.contains("| q-slow ")).unwrap().split('|').map(str::trim).collect();
     assert_eq!(
-        slow[1..18],
-        ["q-slow", "40", "40", "14", "1", "0", "26", "0", "0", "0", "40", "0", "0", "0", "0", "26", "0.6500"]
+        slow[1..19],
+        ["q-slow", "40", "40", "14", "1", "0", "26", "0", "0", "0", "40", "0", "0", "0", "0", "0", "26", "0.6500"]
     );
     assert!(table.ends_with("other dead letters: invalid_payload 1, non_numeric_value 1\n"), "{table}");
     let all_since =
