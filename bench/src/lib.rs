@@ -1,2 +1,5 @@
-//! wardstream's benchmarks live in `benches/` (criterion, `harness = false`); this library is
-//! empty and exists so that the package has a target besides them. See `BENCHMARKS.md`.
+//! wardstream's benchmarks: the criterion benchmarks of each hot-path stage live in `benches/`
+//! (`harness = false`); the end-to-end load harness behind the `load` binary lives in [`load`].
+//! See `BENCHMARKS.md` for the figures and how they were taken.
+
+pub mod load;

@@ -227,7 +227,10 @@ fn attach_fills_the_fields_flags_the_rest_and_counts_each_outcome() {
             ((None, None, None, None), Status::Unassociated, "unassociated")
         );
     }
-    assert_eq!(Flag::ALL.iter().position(|f| *f == Flag::Unassociated), Some(3));
+    // Severity order: an unassociated reading outranks a clock correction but not a future time.
+    let rank = |flag: Flag| Flag::ALL.iter().position(|f| *f == flag);
+    assert_eq!(rank(Flag::Unassociated), Some(4));
+    assert!(rank(Flag::FutureTime) < rank(Flag::Unassociated) && rank(Flag::Unassociated) < rank(Flag::ClockCorrected));
 }
 
 #[test]

@@ -17,6 +17,9 @@
 //! - [`Wal`] ([`wal`]): the write-ahead log. Drivers append each received batch and
 //!   acknowledge the sender only once it is durable (group-committed fsync); replayed after a
 //!   crash, checkpointed once Parquet files hold the records.
+//! - [`Compactor`] ([`compaction`]): merges a partition's small files into large sorted ones
+//!   with bounded memory and swaps them in atomically for [`QuerySession`] queries (a read
+//!   lock), crash-safely (an intent file that [`ParquetStore::open`] recovers from).
 //! - [`QualityReport`]: the defect report (valid, flagged and rejected readings per device and
 //!   per metric, and the defect rate), computed with SQL over a [`QuerySession`].
 //!
@@ -59,6 +62,7 @@
 
 pub mod association_log;
 pub mod batch;
+pub mod compaction;
 pub mod config;
 pub mod error;
 pub mod file;
@@ -74,6 +78,10 @@ pub mod writer;
 
 pub use association_log::{AssociationLog, LogError, LogReplay};
 pub use batch::{dead_letters_batch, vitals_batch};
+pub use compaction::{
+    CompactionConfig, CompactionError, CompactionReport, CompactionStats, CompactionStatsSnapshot, Compactor,
+    compact_all, compact_partition,
+};
 pub use config::StorageConfig;
 pub use error::{Error, Result};
 pub use format::{OutputFormat, format_batches};

@@ -24,6 +24,7 @@ use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 
+use crate::compaction::ReadGuard;
 use crate::error::{Error, Result};
 use crate::layout::{PARQUET_EXTENSION, table_dir};
 use crate::schema::{PARTITION_COLUMN, Table};
@@ -66,7 +67,13 @@ impl QuerySession {
     /// batch carrying the result's schema, so that formatted output still has its header.
     /// Any failure (syntax, unknown table or column, execution) is an [`Error::Sql`] with a
     /// one-line message.
+    ///
+    /// The query holds the data directory's read lock shared from planning to its last batch
+    /// ([`ReadGuard`]), so a compaction's swap is never seen half-done: every row is read
+    /// exactly once; it waits (on a blocking thread) while a swap is pending or running.
+    /// Queries through [`context`](Self::context) do not take it.
     pub async fn sql(&self, sql: &str) -> Result<Vec<RecordBatch>> {
+        let _read = ReadGuard::acquire(&self.data_dir).await;
         let options = SQLOptions::new().with_allow_ddl(false).with_allow_dml(false);
         let frame = self.ctx.sql_with_options(sql, options).await?;
         let schema = Arc::clone(frame.schema().inner());

@@ -120,10 +120,16 @@ impl ParquetStore {
     /// Only one store may write to a data directory at a time if stale temp files are to be
     /// cleaned safely: another live writer's temp file would be removed, failing its write
     /// (which that writer then retries).
+    ///
+    /// It also finishes or undoes a compaction swap a crash interrupted
+    /// ([`compaction::recover`](crate::compaction::recover)), unless a compaction is running.
     pub fn open(config: StorageConfig) -> Result<ParquetStore> {
         config.validate()?;
         for table in Table::ALL {
             create_dir_durable(&table_dir(&config.data_dir, table))?;
+        }
+        crate::compaction::recover(&config.data_dir)?;
+        for table in Table::ALL {
             for path in remove_stale_temp_files(&config.data_dir, table)? {
                 tracing::warn!(path = %path.display(), "Removed temp file left by an interrupted write");
             }

@@ -4,10 +4,19 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used, missing_docs)]
 
+mod api_adt_samples;
+mod api_bad_requests;
+mod api_common;
+mod api_devices_wards;
+mod api_fhir_validation;
+mod api_live_stream;
+mod api_restart;
 mod association_story;
 mod cli;
+mod durability;
 mod mimic_replay;
 mod mqtt_bulk;
 mod mqtt_rfc8428;
+mod pcd01_gateway;
 mod quality_report;
 mod support;

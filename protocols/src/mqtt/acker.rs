@@ -4,7 +4,13 @@
 //! received PUBLISH, in receive order, to this thread with the WAL sequence number of its batch.
 //! The thread waits for each in turn (`Feed::wait_durable`: group commit wakes many at once) and
 //! then queues the PUBACK with the non-blocking `try_ack`, preserving receive order as MQTT
-//! requires. Messages received before the latest CONNACK are never acked: rumqttc matches acks by
+//! requires. rumqttc's request channel is sized for every packet id a broker can have
+//! outstanding (`REQUEST_CHANNEL_CAPACITY`), so `try_ack` is not refused for lack of room; if it
+//! ever is (the event loop is momentarily behind, or gone), the thread retries rather than
+//! dropping the ack: a dropped ack leaves the broker holding a message that is redelivered after
+//! a restart, possibly past the de-duplication window (a duplicate row). If the ack still cannot
+//! be queued after [`ACK_RETRY_LIMIT`], the connection is marked failed and dropped, so the broker
+//! redelivers everything unacknowledged to a live service, whose de-duplicator absorbs it. Messages received before the latest CONNACK are never acked: rumqttc matches acks by
 //! packet id alone, and the broker redelivers them anyway.
 //!
 //! If a batch can never be made durable (the log failed), nothing more of that connection is
@@ -14,6 +20,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
 use rumqttc::{AsyncClient, Publish};
@@ -103,11 +110,47 @@ fn ack_loop(
                 continue;
             }
         }
-        match client.try_ack(&pending.publish) {
-            Ok(()) => stats.count_ack(),
-            Err(e) => {
-                warn!(error = %e, "could not queue a PUBACK; the broker will redeliver");
+        match queue_ack(client, &pending, epoch) {
+            AckOutcome::Queued => stats.count_ack(),
+            AckOutcome::ConnectionGone => stats.count_ack_skipped(),
+            AckOutcome::Refused(e) => {
+                warn!(error = %e, "could not queue a PUBACK; reconnecting so the broker redelivers");
+                failed_epoch = Some(pending.epoch);
+                failed.store(true, Ordering::Release);
                 stats.count_ack_skipped();
+            }
+        }
+    }
+}
+
+/// How long the thread keeps retrying an ack the client refuses before giving up on the
+/// connection.
+pub const ACK_RETRY_LIMIT: Duration = Duration::from_secs(5);
+
+enum AckOutcome {
+    Queued,
+    /// The connection it arrived on is gone: the broker redelivers it on the new one.
+    ConnectionGone,
+    Refused(rumqttc::ClientError),
+}
+
+/// Queues the PUBACK, retrying with a short backoff while the client refuses it and the
+/// connection it arrived on is still the current one.
+fn queue_ack(client: &AsyncClient, pending: &PendingAck, epoch: &AtomicU64) -> AckOutcome {
+    let started = Instant::now();
+    let mut pause = Duration::from_micros(100);
+    loop {
+        match client.try_ack(&pending.publish) {
+            Ok(()) => return AckOutcome::Queued,
+            Err(e) => {
+                if pending.epoch != epoch.load(Ordering::Acquire) {
+                    return AckOutcome::ConnectionGone;
+                }
+                if started.elapsed() >= ACK_RETRY_LIMIT {
+                    return AckOutcome::Refused(e);
+                }
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(Duration::from_millis(20));
             }
         }
     }

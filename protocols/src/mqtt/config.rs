@@ -128,12 +128,19 @@ impl MqttConfig {
             .set_max_packet_size(self.max_packet_bytes, self.max_packet_bytes)
             .set_inflight(self.inflight)
             .set_clean_session(self.clean_session)
-            // Room for the subscribe and disconnect requests, and for manual acks of a full
-            // inflight window once acks wait for storage (PITFALLS: never block on this channel).
-            .set_request_channel_capacity(usize::from(self.inflight) + 16);
+            // Room for every PUBACK that can ever be outstanding: a broker cannot have more
+            // than 65,535 QoS 1/2 messages unacknowledged on one session (packet ids are 16
+            // bits), so acks are never refused for a full channel while the poll task waits on
+            // the pipeline (a refused ack would be lost: see `acker`). The channel allocates as
+            // it fills, so the bound costs nothing until used.
+            .set_request_channel_capacity(REQUEST_CHANNEL_CAPACITY);
         Ok(options)
     }
 }
+
+/// Capacity of rumqttc's request channel: every possible packet id, plus room for subscribe,
+/// ping and disconnect requests.
+pub const REQUEST_CHANNEL_CAPACITY: usize = u16::MAX as usize + 64;
 
 fn invalid(field: &'static str, message: String) -> Error {
     Error::InvalidConfig { field, message }

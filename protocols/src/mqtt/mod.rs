@@ -21,7 +21,7 @@ mod source;
 mod stats;
 
 pub use acker::{Acker, PendingAck};
-pub use config::{DEFAULT_CLIENT_ID, DEFAULT_PORT, DEFAULT_TOPIC, DEFAULT_URL, MqttConfig, parse_url};
+pub use config::{DEFAULT_CLIENT_ID, DEFAULT_PORT, DEFAULT_TOPIC, DEFAULT_URL, MqttConfig, REQUEST_CHANNEL_CAPACITY, parse_url};
 pub use source::{BACKOFF_MAX, BACKOFF_MIN, DISCONNECT_TIMEOUT, MqttSource, run};
 pub use stats::{MqttStats, MqttStatsSnapshot};
 

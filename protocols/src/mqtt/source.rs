@@ -105,8 +105,11 @@ impl MqttSource {
         let capacity = self.options.request_channel_capacity();
         let (client, mut events) = AsyncClient::new(self.options.clone(), capacity);
         let acker = if self.manual_acks {
+            // Messages waiting for durability: the inflight window plus slack; beyond it the
+            // poll task waits, and the broker holds back the rest.
+            let window = usize::from(self.options.inflight()) + 16;
             let acker =
-                Acker::start(client.clone(), self.feed.clone(), Arc::clone(&self.stats), capacity).map_err(|e| {
+                Acker::start(client.clone(), self.feed.clone(), Arc::clone(&self.stats), window).map_err(|e| {
                     Error::InvalidConfig { field: "acker", message: format!("cannot start the ack thread: {e}") }
                 })?;
             Some(acker)

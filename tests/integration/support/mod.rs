@@ -3,6 +3,9 @@
 
 pub mod http;
 pub mod mosquitto;
+pub mod persistent_mosquitto;
+pub mod publisher;
+pub mod wardstream_process;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
