@@ -2,10 +2,18 @@
 //! writer thread that owns the [`Conditioner`] and the [`Sink`].
 //!
 //! ```text
-//! driver ─┐                       ┌─ normaliser ─┐                         writer
-//! driver ─┼─▶ [IngestBatch queue] ┼─ normaliser ─┼─▶ [StoreBatch queue] ─▶ Conditioner ─▶ Sink
-//! driver ─┘   (bounded)           └─ …           ┘   (bounded)             (dedup, clock skew)
+//! driver ─┐   ┌▶ [queue 0] ─ normaliser 0 ─┐                         writer
+//! driver ─┼───┼▶ [queue 1] ─ normaliser 1 ─┼─▶ [StoreBatch queue] ─▶ Conditioner ─▶ Sink
+//! driver ─┘   └▶ …  (bounded, by device)   ┘   (bounded)             (dedup, clock skew)
 //! ```
+//!
+//! Design: each normaliser has its own input queue and a batch goes to the one its (first)
+//! device hashes to, so all of a device's batches pass through one normaliser, in order, and
+//! reach the writer in the order the driver sent them. The conditioner's per-device history
+//! (clock skew, de-duplication) depends on that order: with one shared queue, two normalisers
+//! could hand a device's batches to the writer swapped, and a backlog check or a duplicate's
+//! first copy would be judged on the wrong reading. The cost is load balance: one device's
+//! readings never spread over several normalisers (a device sends a few readings a second).
 //!
 //! Design: batches, not readings, move through the queues (one wake-up per message, per
 //! PITFALLS' measurements on 2 cores). Both queues are bounded crossbeam channels: when one is
@@ -136,10 +144,11 @@ impl Default for FlowConfig {
     }
 }
 
-/// A driver's handle on the pipeline's input queue. Clone one per driver.
+/// A driver's handle on the pipeline's input queues (one per normaliser; a batch goes to its
+/// device's). Clone one per driver.
 #[derive(Debug, Clone)]
 pub struct Inlet {
-    tx: Sender<Envelope>,
+    txs: Arc<[Sender<Envelope>]>,
     stats: Arc<PipelineStats>,
 }
 
@@ -154,11 +163,12 @@ impl Inlet {
     /// As [`Inlet::send`], for a batch read from WAL record `seq` (registered with the
     /// pipeline's [`SeqTracker`] by the caller).
     pub fn send_sequenced(&self, seq: Option<u64>, batch: IngestBatch) -> Result<(), IngestBatch> {
-        match self.tx.try_send(Envelope { seq, batch }) {
+        let tx = self.queue_for(&batch);
+        match tx.try_send(Envelope { seq, batch }) {
             Ok(()) => Ok(()),
             Err(TrySendError::Full(envelope)) => {
                 self.stats.count_backpressure_wait();
-                self.tx.send(envelope).map_err(|e| e.0.batch)
+                tx.send(envelope).map_err(|e| e.0.batch)
             }
             Err(TrySendError::Disconnected(envelope)) => Err(envelope.batch),
         }
@@ -166,13 +176,30 @@ impl Inlet {
 
     /// Enqueues a batch if there is room now; otherwise returns it.
     pub fn try_send(&self, batch: IngestBatch) -> Result<(), IngestBatch> {
-        self.tx.try_send(Envelope { seq: None, batch }).map_err(|e| e.into_inner().batch)
+        self.queue_for(&batch).try_send(Envelope { seq: None, batch }).map_err(|e| e.into_inner().batch)
     }
 
-    /// Batches waiting in the input queue.
+    /// Batches waiting in the input queues.
     pub fn queued(&self) -> usize {
-        self.tx.len()
+        self.txs.iter().map(Sender::len).sum()
     }
+
+    /// The queue of the normaliser that owns the batch's (first) device; a batch without
+    /// readings (dead letters only) goes to the first queue.
+    fn queue_for(&self, batch: &IngestBatch) -> &Sender<Envelope> {
+        let index = match (batch.readings.first(), self.txs.len()) {
+            (Some(reading), n) if n > 1 => shard(&reading.device_id, n),
+            _ => 0,
+        };
+        &self.txs[index]
+    }
+}
+
+/// The normaliser (of `n`) that a device's batches go to: a fixed hash (FNV-1a), the same in
+/// every run.
+fn shard(device_id: &str, n: usize) -> usize {
+    let hash = device_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    (hash % n as u64) as usize
 }
 
 /// The running hot path.
@@ -189,11 +216,13 @@ impl Pipeline {
     pub fn start<S: Sink>(config: FlowConfig, normaliser: Normaliser, sink: S) -> std::io::Result<Pipeline> {
         let stats = Arc::new(PipelineStats::default());
         let capacity = config.queue_capacity.max(1);
-        let (in_tx, in_rx) = bounded::<Envelope>(capacity);
         let (out_tx, out_rx) = bounded::<(StoreBatch, Vec<u64>)>(capacity);
         let mut workers = Vec::new();
+        let mut inlets = Vec::new();
         for i in 0..config.workers.max(1) {
-            let (rx, tx, n, s) = (in_rx.clone(), out_tx.clone(), normaliser.clone(), Arc::clone(&stats));
+            let (in_tx, in_rx) = bounded::<Envelope>(capacity);
+            inlets.push(in_tx);
+            let (rx, tx, n, s) = (in_rx, out_tx.clone(), normaliser.clone(), Arc::clone(&stats));
             let handle = std::thread::Builder::new()
                 .name(format!("normalise-{i}"))
                 .spawn(move || normalise_loop(&rx, &tx, &n, &s))?;
@@ -214,7 +243,7 @@ impl Pipeline {
         let writer = std::thread::Builder::new()
             .name("writer".into())
             .spawn(move || writer_loop(&out_rx, conditioner, sink, tick, &s, journal.as_deref()))?;
-        Ok(Pipeline { inlet: Inlet { tx: in_tx, stats: Arc::clone(&stats) }, workers, writer, stats })
+        Ok(Pipeline { inlet: Inlet { txs: inlets.into(), stats: Arc::clone(&stats) }, workers, writer, stats })
     }
 
     /// A new handle for a driver.

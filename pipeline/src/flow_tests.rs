@@ -191,3 +191,40 @@ fn redeliveries_become_duplicate_dead_letters_and_a_slow_clock_is_corrected_in_t
     // Nothing else lost: every reading is a row or a dead letter.
     assert_eq!(rows.len() + dead.len(), 62);
 }
+
+#[test]
+fn each_devices_batches_reach_the_sink_in_the_order_sent_whatever_the_number_of_normalisers() {
+    for workers in [1, 2, 3, 4] {
+        let sink = MemorySink::default();
+        let config = FlowConfig { queue_capacity: 2, workers, tick: Duration::from_millis(5), ..FlowConfig::default() };
+        let pipeline = Pipeline::start(config, Normaliser::new(Arc::new(Catalogue::builtin())), sink.clone()).unwrap();
+        let inlet = pipeline.inlet();
+        // One driver interleaving 12 devices, 300 one-reading messages each, device times rising.
+        for m in 0..300_i64 {
+            for d in 0..12 {
+                let t = T0 + m * S;
+                inlet.send(IngestBatch { readings: vec![raw(&format!("dev-{d}"), "HR", t, t)], dead_letters: vec![] }).unwrap();
+            }
+        }
+        drop(inlet);
+        pipeline.shutdown().unwrap();
+        let rows = sink.rows.lock().unwrap();
+        assert_eq!(rows.len(), 3600, "workers={workers}");
+        for d in 0..12 {
+            let device = format!("dev-{d}");
+            let times: Vec<i64> = rows.iter().filter(|o| *o.device_id == *device).map(|o| o.device_time).collect();
+            assert_eq!(times, (0..300).map(|m| T0 + m * S).collect::<Vec<_>>(), "workers={workers}, {device}");
+        }
+    }
+}
+
+#[test]
+fn the_shard_of_a_device_is_fixed_and_spreads_devices_over_the_normalisers() {
+    assert_eq!(shard("dev-1", 1), 0);
+    assert_eq!(shard("monitor-7", 4), shard("monitor-7", 4));
+    let mut used = [0_usize; 4];
+    for d in 0..400 {
+        used[shard(&format!("monitor-{d}"), 4)] += 1;
+    }
+    assert!(used.iter().all(|&n| n > 50), "{used:?}");
+}
