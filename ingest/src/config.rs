@@ -12,7 +12,7 @@ use wardstream_protocols::mqtt::MqttConfig;
 use wardstream_storage::StorageConfig;
 
 pub use crate::settings::{
-    AssociationSettings, DeviceEntry, HotSettings, HttpSettings, RetentionSettings, WalSettings,
+    AssociationSettings, CompactionSettings, DeviceEntry, HotSettings, HttpSettings, RetentionSettings, WalSettings,
 };
 
 /// The commented example configuration printed by `wardstream config example`.
@@ -35,6 +35,8 @@ pub struct Config {
     pub wal: WalSettings,
     /// The HTTP API (`[http]`).
     pub http: HttpSettings,
+    /// Who may call the HTTP API (`[auth]`): required when the API is on.
+    pub auth: crate::auth::AuthSettings,
     /// The association store (`[associations]`).
     pub associations: AssociationSettings,
     /// Devices placed at beds by configuration (`[[devices]]`).
@@ -43,6 +45,12 @@ pub struct Config {
     pub hot: HotSettings,
     /// How long partitions are kept (`[retention]`).
     pub retention: RetentionSettings,
+    /// Merging small Parquet files into large sorted ones (`[compaction]`).
+    pub compaction: CompactionSettings,
+    /// De-identification for analysts (`[privacy]`).
+    pub privacy: crate::settings::PrivacySettings,
+    /// Limits of one SQL statement (`[sql]`).
+    pub sql: crate::settings::SqlSettings,
     /// The ADT (HL7 over MLLP) listener, when configured (`[adt]`).
     pub adt: Option<crate::adt_listener::AdtSettings>,
     /// The PCD-01 (HL7 ORU^R01 over MLLP) listener for device gateways, when configured (`[pcd01]`).
@@ -216,6 +224,8 @@ impl Config {
         if let Some(modbus) = &self.modbus {
             modbus.validate().context("modbus")?;
         }
+        self.compaction.config().validate().context("compaction")?;
+        anyhow::ensure!(self.compaction.interval_ms >= 10, "compaction.interval_ms must be at least 10");
         if let Some(days) = self.retention.days {
             anyhow::ensure!(days >= 1, "retention.days must be at least 1");
         }

@@ -10,7 +10,9 @@
 //! It also serves the HTTP API (`--http`, default `127.0.0.1:8080`) and runs an ADT feed through
 //! the real MLLP listener ([`crate::demo_adt`]): every bed's patient is admitted before the
 //! monitors start; during the run the patient of bed 2 is discharged and the patient of bed 1
-//! transferred into bed 2. The URLs of a timeline and a FHIR search are printed at start.
+//! transferred into bed 2. Authentication is on, as always: a fresh random token per role is
+//! generated at start (the configuration keeps only their hashes) and printed, one line per
+//! role with an example `curl`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -68,6 +70,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     std::fs::create_dir_all(&options.data_dir).with_context(|| format!("creating {}", options.data_dir.display()))?;
     let broker = EmbeddedBroker::start()?;
     println!("wardstream demo: embedded MQTT broker on {}", broker.addr());
+    // Fresh tokens for this run: the configuration holds only their hashes.
+    let (auth_settings, tokens) = crate::auth::demo_tokens::generate(&[WARD.to_owned()])?;
+    // A fresh pseudonym key too, so the analyst's token can query the de-identified views.
+    let pseudonym_key = options.data_dir.join(".demo-pseudonym.key");
+    std::fs::write(&pseudonym_key, crate::auth::tokens::generate_token()?)
+        .with_context(|| format!("writing {}", pseudonym_key.display()))?;
     let config = Config {
         storage: StorageConfig {
             data_dir: options.data_dir.clone(),
@@ -81,7 +89,12 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
             clean_session: false,
             ..MqttConfig::default()
         }],
-        http: HttpSettings { enabled: true, listen: options.http.clone() },
+        http: HttpSettings { enabled: true, listen: options.http.clone(), ..HttpSettings::default() },
+        auth: auth_settings,
+        privacy: crate::settings::PrivacySettings {
+            pseudonym_key_file: Some(pseudonym_key),
+            ..crate::settings::PrivacySettings::default()
+        },
         adt: Some(crate::adt_listener::AdtSettings { listen: "127.0.0.1:0".into(), ..Default::default() }),
         ..Config::default()
     };
@@ -113,14 +126,7 @@ pub async fn run(options: DemoOptions) -> anyhow::Result<DemoOutcome> {
     }
     println!("ADT: admitted {} patients (P-0001…) through the MLLP listener on {adt_address}", options.beds);
     if let Some(http) = service.http_address() {
-        println!("API on http://{http}, e.g.:");
-        println!("  curl -s http://{http}/api/v1/patients/{}/timeline", patient_of(0));
-        println!(
-            "  curl -s 'http://{http}/fhir/r4/Observation?patient={}&code=http://loinc.org|8867-4&_count=5'",
-            patient_of(0)
-        );
-        println!("  curl -s http://{http}/api/v1/wards/{WARD}");
-        println!("  curl -sN http://{http}/api/v1/patients/{}/live", patient_of(0));
+        print_tokens(http, &tokens);
     }
     let story = tokio::spawn(adt_story(adt, options.beds, options.duration));
     let ward = spawn_ward(ward_config)?;
@@ -175,6 +181,28 @@ async fn show_progress(service: &Service, ward: &wardstream_simulators::WardHand
         if deadline.is_some_and(|d| now >= d) {
             return;
         }
+    }
+}
+
+/// One line per role: its token and a request it may make.
+fn print_tokens(http: std::net::SocketAddr, tokens: &[crate::auth::demo_tokens::DemoToken]) {
+    use crate::auth::Role;
+    println!("API on http://{http} (every endpoint but /healthz needs a token; fresh ones for this run):");
+    for t in tokens {
+        let auth = format!("-H 'Authorization: Bearer {}'", t.token);
+        let example = match t.role {
+            Role::Clinician => format!(
+                "curl -s {auth} 'http://{http}/fhir/r4/Observation?patient={}&code=http://loinc.org|8867-4&_count=5'   \
+                 (also /api/v1/patients/{0}/timeline, /api/v1/patients/{0}/live, /api/v1/wards/{WARD})",
+                patient_of(0)
+            ),
+            Role::Analyst => format!(
+                "curl -s {auth} -H 'Content-Type: application/json' -d '{{\"sql\": \"SELECT count(*) FROM vitals\"}}' http://{http}/api/v1/query"
+            ),
+            Role::Integration => format!("curl -s {auth} http://{http}/api/v1/devices"),
+            Role::Admin => format!("curl -s {auth} http://{http}/metrics"),
+        };
+        println!("token for {}: {}  e.g. {example}", t.role, t.token);
     }
 }
 

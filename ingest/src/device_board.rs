@@ -31,6 +31,8 @@ pub struct DeviceTraffic {
 #[derive(Debug, Default)]
 pub struct DeviceBoard {
     devices: Mutex<HashMap<String, DeviceTraffic>>,
+    /// The drivers' state, shown per device (see [`crate::driver_state`]).
+    pub drivers: crate::driver_state::DriverRegistry,
 }
 
 impl DeviceBoard {

@@ -71,7 +71,15 @@ pub fn spawn_checkpointer(
             if stopping {
                 return;
             }
-            std::thread::sleep(every);
+            // In short steps, so that a stop request is seen at once whatever the interval.
+            let until = std::time::Instant::now() + every;
+            while !stop.load(std::sync::atomic::Ordering::Acquire) {
+                let left = until.saturating_duration_since(std::time::Instant::now());
+                if left.is_zero() {
+                    break;
+                }
+                std::thread::sleep(left.min(Duration::from_millis(20)));
+            }
         }
     })
 }

@@ -1,4 +1,4 @@
-//! The `wardstream` command: `demo`, `run`, `query`, `quality` and `config example`.
+//! The `wardstream` command: `demo`, `run`, `query`, `quality`, `compact` and `config example`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -58,6 +58,8 @@ enum Command {
         format: Format,
         /// The SQL statement.
         sql: String,
+        #[command(flatten)]
+        privacy: query::DeidentifyArgs,
     },
     /// Defect report: valid, flagged and rejected readings per device and per metric, with
     /// the defect rate.
@@ -72,6 +74,30 @@ enum Command {
         /// Output format: bordered tables, or one JSON document.
         #[arg(long, value_enum, default_value_t = ReportFormat::Table)]
         format: ReportFormat,
+    },
+    /// Merge each partition's small Parquet files into large sorted ones (past UTC days only,
+    /// unless `--date` names one or `--include-today`). Safe while the service runs.
+    Compact {
+        /// Data directory holding the tables.
+        #[arg(long = "data", visible_alias = "data-dir", default_value = "./wardstream-data")]
+        data_dir: PathBuf,
+        /// Only this table: `vitals` or `dead_letters` (default both).
+        #[arg(long)]
+        table: Option<String>,
+        /// Only this partition, `YYYY-MM-DD` (today's included).
+        #[arg(long)]
+        date: Option<String>,
+        /// Compact a partition once it holds this many small files (at least 2).
+        #[arg(long, default_value_t = 8)]
+        min_files: usize,
+        /// Also compact today's partition and later ones.
+        #[arg(long)]
+        include_today: bool,
+    },
+    /// The audit trail: `verify` checks its hash chain.
+    Audit {
+        #[command(subcommand)]
+        command: wardstream_ingest::audit::cli::AuditCommand,
     },
     /// Configuration helpers.
     Config {
@@ -145,8 +171,8 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Query { data_dir, format, sql } => {
-            print!("{}", query::run(&data_dir, &sql, format.into()).await?);
+        Command::Query { data_dir, format, sql, privacy } => {
+            print!("{}", query::run_with(&data_dir, &sql, format.into(), &privacy).await?);
             Ok(ExitCode::SUCCESS)
         }
         Command::Quality { data_dir, since, format } => {
@@ -154,6 +180,22 @@ async fn run(command: Command) -> anyhow::Result<ExitCode> {
             print!("{}", quality::run(&data_dir, since, format).await?);
             Ok(ExitCode::SUCCESS)
         }
+        Command::Compact { data_dir, table, date, min_files, include_today } => {
+            let table = table.as_deref().map(wardstream_ingest::compaction_task::parse_table).transpose()?;
+            let config = wardstream_storage::compaction::CompactionConfig {
+                min_files,
+                include_today,
+                ..wardstream_storage::compaction::CompactionConfig::default()
+            };
+            let out = tokio::task::spawn_blocking(move || {
+                wardstream_ingest::compaction_task::run_cli(&data_dir, table, date.as_deref(), config)
+            })
+            .await
+            .context("compaction task")??;
+            print!("{out}");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Audit { command } => wardstream_ingest::audit::cli::run(command),
         Command::Config { command: ConfigCommand::Example } => {
             print!("{EXAMPLE}");
             Ok(ExitCode::SUCCESS)

@@ -109,6 +109,24 @@ pub fn service_families(stats: &ServiceStats) -> Vec<Family> {
         kind: "counter",
         samples: per_source(|m| m.reconnects as f64),
     });
+    families.push(Family {
+        name: "wardstream_mqtt_tls_failures_total".into(),
+        help: "MQTT connection attempts failed by TLS (broker certificate not trusted, client certificate refused).".into(),
+        kind: "counter",
+        samples: per_source(|m| m.tls_failures as f64),
+    });
+    families.push(Family {
+        name: "wardstream_mqtt_auth_failures_total".into(),
+        help: "MQTT connection attempts refused by the broker for bad credentials or authorisation.".into(),
+        kind: "counter",
+        samples: per_source(|m| m.auth_failures as f64),
+    });
+    families.push(Family {
+        name: "wardstream_mqtt_identity_mismatches_total".into(),
+        help: "MQTT messages rejected because the payload named another device than the topic.".into(),
+        kind: "counter",
+        samples: per_source(|m| m.identity_mismatches as f64),
+    });
     families
 }
 
@@ -174,6 +192,11 @@ struct Parts {
     adt: Option<std::sync::Arc<wardstream_protocols::mllp::MllpStats>>,
     attach: Option<std::sync::Arc<crate::serving_sink::AttachStats>>,
     hot: Option<std::sync::Arc<wardstream_pipeline::HotStore>>,
+    compaction: Option<std::sync::Arc<wardstream_storage::compaction::CompactionStats>>,
+    /// Readings replayed from the WAL at start that were already in Parquet.
+    recovery_already_persisted: Option<u64>,
+    /// Serial ports and Modbus devices.
+    drivers: Option<std::sync::Arc<crate::device_board::DeviceBoard>>,
 }
 
 impl MetricsRegistry {
@@ -205,6 +228,21 @@ impl MetricsRegistry {
     /// Registers the ADT listener.
     pub fn set_adt(&self, adt: std::sync::Arc<wardstream_protocols::mllp::MllpStats>) {
         self.with(|p| p.adt = Some(adt));
+    }
+
+    /// Records what start-up recovery dropped because it was already stored.
+    pub fn set_recovery(&self, already_persisted: u64) {
+        self.with(|p| p.recovery_already_persisted = Some(already_persisted));
+    }
+
+    /// Registers the device board, whose drivers' families (serial, Modbus) are exported.
+    pub fn set_drivers(&self, board: std::sync::Arc<crate::device_board::DeviceBoard>) {
+        self.with(|p| p.drivers = Some(board));
+    }
+
+    /// Registers the compactor.
+    pub fn set_compaction(&self, stats: std::sync::Arc<wardstream_storage::compaction::CompactionStats>) {
+        self.with(|p| p.compaction = Some(stats));
     }
 
     /// Registers an MQTT driver.
@@ -259,9 +297,38 @@ impl MetricsRegistry {
                 counter("wardstream_association_conflicts_total", "Readings two patients claimed (attached to neither).", attach.conflicts.load(Relaxed)),
             ]);
         }
+        if let Some(n) = parts.recovery_already_persisted {
+            families.push(counter(
+                "wardstream_recovery_already_persisted_total",
+                "Readings replayed from the WAL at start that were already in Parquet (dropped, not duplicates).",
+                n,
+            ));
+        }
+        if let Some(board) = &parts.drivers {
+            families.extend(board.drivers.families());
+        }
+        if let Some(compaction) = &parts.compaction {
+            families.extend(compaction_families(&compaction.snapshot()));
+        }
         if let Some(hot) = &parts.hot {
             families.push(gauge("wardstream_hot_entries", "Recent observations held in memory.", hot.len() as f64));
         }
         render(&families)
     }
+}
+
+/// The compactor's families.
+pub fn compaction_families(c: &wardstream_storage::compaction::CompactionStatsSnapshot) -> Vec<Family> {
+    let counter = |name: &str, help: &str, v: u64| Family::single(name, help, "counter", v as f64);
+    vec![
+        counter("wardstream_compactions_total", "Partitions compacted (at least one merge swapped in).", c.partitions_compacted),
+        counter("wardstream_compaction_merges_total", "Merges swapped in.", c.merges),
+        counter("wardstream_compaction_files_merged_total", "Small files merged away.", c.files_merged),
+        counter("wardstream_compaction_files_written_total", "Merged files written.", c.files_written),
+        counter("wardstream_compaction_rows_total", "Rows rewritten by compaction.", c.rows_merged),
+        counter("wardstream_compaction_bytes_in_total", "Bytes of the files merged away.", c.bytes_before),
+        counter("wardstream_compaction_bytes_out_total", "Bytes of the merged files that replaced them.", c.bytes_after),
+        counter("wardstream_compaction_errors_total", "Partition compactions that failed (partition left as it was).", c.errors),
+        counter("wardstream_compaction_recoveries_total", "Interrupted compactions finished or undone.", c.recoveries),
+    ]
 }

@@ -9,8 +9,18 @@
 //!    redelivery of a message stored but not yet acknowledged both become duplicates, not rows.
 //! 3. Replayed dead letters already in `dead_letters` (same receipt time, origin and reason) are
 //!    dropped from the replay.
+//! 4. Replayed readings already stored — a `vitals` row or a dead letter with the same device,
+//!    name as sent and receipt time (the checkpoint lags the Parquet files, so a crash between a
+//!    flush and the next checkpoint replays them) — are dropped from the replay and counted
+//!    ([`Recovered::readings_already_persisted`], logged and exported as
+//!    `wardstream_recovery_already_persisted_total`): they are not new `duplicate` dead letters,
+//!    which would inflate the defect report. Each stored row absorbs one replayed reading.
+//! 5. The leading records left empty by 3 and 4 are entirely in Parquet:
+//!    [`Recovered::persisted_through`] is the LSN the WAL can be checkpointed to at once, so
+//!    that a service killed again and again before its first checkpoint does not replay them
+//!    forever.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -32,6 +42,10 @@ pub struct Recovered {
     pub undecodable: u64,
     /// Replayed dead letters dropped because they were already stored.
     pub dead_letters_already_stored: u64,
+    /// Replayed readings dropped because their row (or dead letter) was already stored.
+    pub readings_already_persisted: u64,
+    /// Every record up to this LSN is already in Parquet (0: none); they are not in `batches`.
+    pub persisted_through: u64,
     /// The seed for de-duplication.
     pub seed: DedupSeed,
 }
@@ -72,6 +86,20 @@ pub async fn recover(
                 .retain(|d| !stored.contains(&(d.received_at, d.origin.to_string(), d.reason.as_str().to_owned())));
             recovered.dead_letters_already_stored += (before - batch.dead_letters.len()) as u64;
         }
+    }
+    drop_persisted_readings(session, &mut recovered).await?;
+    let prefix = recovered.batches.iter().take_while(|(_, b)| b.is_empty()).count();
+    if prefix > 0 {
+        recovered.persisted_through = recovered.batches[prefix - 1].0;
+        recovered.batches.drain(..prefix);
+    }
+    if recovered.readings_already_persisted > 0 || recovered.dead_letters_already_stored > 0 {
+        tracing::info!(
+            readings = recovered.readings_already_persisted,
+            dead_letters = recovered.dead_letters_already_stored,
+            persisted_through = recovered.persisted_through,
+            "WAL records already in Parquet dropped from the replay (not duplicates)"
+        );
     }
     Ok((recovered, report))
 }
@@ -134,4 +162,60 @@ async fn stored_dead_letters(
         }
     }
     Ok(keys)
+}
+
+/// A stored reading as the replay can recognise it: device, name as sent, receipt time.
+type PersistedKey = (String, String, Micros);
+
+/// Step 4 of the module docs.
+async fn drop_persisted_readings(session: &QuerySession, recovered: &mut Recovered) -> anyhow::Result<()> {
+    let readings = || recovered.batches.iter().flat_map(|(_, b)| b.readings.iter());
+    let (Some(oldest), Some(newest)) =
+        (readings().map(|r| r.received_at).min(), readings().map(|r| r.received_at).max())
+    else {
+        return Ok(());
+    };
+    // `vitals` is partitioned by (possibly clock-corrected) observation time: start a day before
+    // the earliest device time or receipt.
+    let earliest = readings().map(|r| r.device_time.min(r.received_at)).min().unwrap_or(oldest);
+    let vitals_from = format_day(utc_day(earliest.saturating_sub(86_400_000_000)));
+    let range = format!("received_at >= {} AND received_at <= {}", timestamp(oldest), timestamp(newest));
+    let mut stored: HashMap<PersistedKey, u32> = HashMap::new();
+    let queries = [
+        format!("SELECT device_id, source_name, received_at FROM vitals WHERE date >= '{vitals_from}' AND {range}"),
+        format!(
+            "SELECT device_id, source_name, received_at FROM dead_letters WHERE date >= '{}' AND {range} \
+             AND device_id IS NOT NULL AND source_name IS NOT NULL",
+            format_day(utc_day(oldest))
+        ),
+    ];
+    for sql in &queries {
+        for batch in &session.sql(sql).await.context("reading the rows the replay may repeat")? {
+            let device = crate::columns::strings(batch.column(0))?;
+            let name = crate::columns::strings(batch.column(1))?;
+            let received = batch.column(2).as_primitive_opt::<TimestampMicrosecondType>().context("received_at")?;
+            for i in 0..batch.num_rows() {
+                if device.is_null(i) || name.is_null(i) || received.is_null(i) {
+                    continue;
+                }
+                let key = (device.value(i).to_owned(), name.value(i).to_owned(), received.value(i));
+                *stored.entry(key).or_default() += 1;
+            }
+        }
+    }
+    for (_, batch) in &mut recovered.batches {
+        let before = batch.readings.len();
+        batch.readings.retain(|r| {
+            let key = (r.device_id.to_string(), r.name.clone(), r.received_at);
+            match stored.get_mut(&key) {
+                Some(n) if *n > 0 => {
+                    *n -= 1;
+                    false
+                }
+                _ => true,
+            }
+        });
+        recovered.readings_already_persisted += (before - batch.readings.len()) as u64;
+    }
+    Ok(())
 }

@@ -67,6 +67,8 @@ pub struct Service {
     adt: Option<AdtListener>,
     pcd01: Option<AdtListener>,
     retention: Option<JoinHandle<()>>,
+    /// The periodic compaction task and its compactor, when enabled.
+    compaction: Option<(JoinHandle<()>, Arc<wardstream_storage::compaction::Compactor>)>,
     /// Serial ports and Modbus buses (their errors are logged at shutdown).
     pollers: Vec<(String, JoinHandle<Result<(), String>>)>,
     state: AppState,
@@ -100,6 +102,12 @@ impl Service {
     /// Starts everything (see the module docs).
     pub async fn start(config: &Config) -> anyhow::Result<Service> {
         config.validate()?;
+        // Authentication is on whenever the HTTP API is: checked before anything starts.
+        let access = Arc::new(if config.http.enabled {
+            crate::auth::Access::from_settings(&config.auth).context("[auth]")?
+        } else {
+            crate::auth::Access::closed()
+        });
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let data_dir = config.storage.data_dir.clone();
         let store = ParquetStore::open(config.storage.clone()).context("opening the Parquet store")?;
@@ -115,6 +123,7 @@ impl Service {
 
         let mut flow = config.pipeline.flow();
         let mut replay = Vec::new();
+        let mut already_persisted = 0;
         let wal = if config.wal.enabled {
             let (wal, records) = Wal::open(config.wal.wal_config(&data_dir)).context("opening the write-ahead log")?;
             let window = flow.conditioning.dedup_window.as_micros() as i64;
@@ -128,6 +137,11 @@ impl Service {
                 seeded = recovered.seed.stored.len(),
                 "write-ahead log recovered"
             );
+            if recovered.persisted_through > wal.checkpoint_lsn() {
+                // Records entirely in Parquet already: never replay them again.
+                wal.checkpoint(recovered.persisted_through).context("checkpointing the recovered WAL")?;
+            }
+            already_persisted = recovered.readings_already_persisted;
             let tracker = Arc::new(SeqTracker::new(wal.checkpoint_lsn()));
             flow.journal = Some(Arc::clone(&tracker));
             flow.dedup_seed = Some(recovered.seed);
@@ -150,6 +164,8 @@ impl Service {
             Arc::clone(&attach_stats),
         );
         let normaliser = Normaliser::new(Arc::clone(&catalogue));
+        let last_replayed = replay.iter().map(|(lsn, _)| *lsn).max().unwrap_or(0);
+        let sink = crate::replay_flush::ReplayFlushSink::new(sink, last_replayed);
         let pipeline = Pipeline::start(flow, normaliser, sink).context("starting the pipeline threads")?;
         let pipeline_stats = pipeline.stats();
         let metrics = Arc::new(crate::metrics::MetricsRegistry::default());
@@ -163,6 +179,7 @@ impl Service {
         let (feed, durability) = match wal {
             Some((wal, tracker)) => {
                 metrics.set_wal(wal.stats());
+                metrics.set_recovery(already_persisted);
                 let inlet = pipeline.inlet();
                 let replayed = replay.len();
                 for (lsn, batch) in replay {
@@ -173,6 +190,12 @@ impl Service {
                 if replayed > 0 {
                     tracing::info!(records = replayed, "WAL records replayed into the pipeline");
                 }
+                crate::replay_flush::spawn_replay_checkpoint(
+                    Arc::clone(&wal),
+                    Arc::clone(&tracker),
+                    last_replayed,
+                    std::time::Duration::from_secs(60),
+                )?;
                 let journal = WalJournal::new(Arc::clone(&wal), pipeline.inlet(), Arc::clone(&tracker));
                 let stop_checkpointer = Arc::new(AtomicBool::new(false));
                 let every = std::time::Duration::from_millis(config.wal.checkpoint_interval_ms.max(10));
@@ -183,6 +206,23 @@ impl Service {
             None => (Feed::Direct(pipeline.inlet()), None),
         };
 
+        // Every identifiable access through the API is recorded here before it is answered.
+        let audit = crate::audit::AuditTrail::open(&data_dir).context("opening the audit trail")?;
+        let sql = if config.http.enabled {
+            let source_hub = Arc::clone(&associations);
+            let deid = config.privacy.deidentifier().context("[privacy]")?;
+            let engine = crate::sql_api::SqlEngine::open(
+                &data_dir,
+                Arc::new(move || source_hub.snapshot()),
+                deid,
+                config.sql.limits(),
+            )
+            .await
+            .context("opening the SQL endpoint's engine")?;
+            Some(engine)
+        } else {
+            None
+        };
         let state = AppState {
             associations: Arc::clone(&associations),
             hot,
@@ -193,7 +233,13 @@ impl Service {
             devices: board,
             clock: Arc::clone(&clock),
             metrics: Arc::clone(&metrics),
+            access,
+            max_body_bytes: config.http.max_body_bytes,
+            audit,
+            sql,
         };
+        let drivers_board = Arc::clone(&state.devices);
+        metrics.set_drivers(Arc::clone(&drivers_board));
         let (stop, stopped) = watch::channel(false);
         let http = if config.http.enabled {
             Some(start_http(&config.http.listen, state.clone(), stopped.clone()).await?)
@@ -238,6 +284,7 @@ impl Service {
                     .with_context(|| format!("binding the PCD-01 listener on {}", settings.listen))?;
                 let address = listener.local_addr()?;
                 tracing::info!(%address, "PCD-01 listener (HL7 MLLP) ready");
+                drivers_board.drivers.set_pcd01(&address.to_string(), Arc::clone(&stats));
                 let mllp_config = settings.mllp();
                 let task_stats = Arc::clone(&stats);
                 let shutdown = stopped.clone();
@@ -253,6 +300,7 @@ impl Service {
         for mqtt_config in &config.mqtt {
             let stats = Arc::new(MqttStats::new());
             metrics.add_mqtt(Arc::clone(&stats));
+            drivers_board.drivers.add_mqtt(&mqtt_config.url, Arc::clone(&stats));
             let source = mqtt::MqttSource::new(mqtt_config, feed.clone(), Arc::clone(&clock), Arc::clone(&stats))?;
             let task = tokio::spawn(source.run(stopped.clone()));
             drivers.push(MqttDriver { task, stats });
@@ -260,6 +308,25 @@ impl Service {
         let mut pollers = Vec::new();
         for serial_config in &config.serial {
             let stats = Arc::new(wardstream_protocols::serial::SerialStats::new());
+            drivers_board.drivers.add_serial(
+                &serial_config.path,
+                serial_config.codec.as_str(),
+                serial_config.device_id.as_deref(),
+                Arc::clone(&stats),
+            );
+            if serial_config.codec == wardstream_protocols::serial::SerialCodec::Pcd01Mllp {
+                let task = crate::pcd01_serial::spawn(
+                    serial_config,
+                    feed.clone(),
+                    Arc::clone(&associations),
+                    Arc::clone(&clock),
+                    stats,
+                    stopped.clone(),
+                )?;
+                let task = tokio::spawn(async move { task.await.map_err(|e| e.to_string()).and_then(|r| r) });
+                pollers.push((format!("serial {} (PCD-01)", serial_config.path), task));
+                continue;
+            }
             let task = wardstream_protocols::serial::spawn(
                 serial_config,
                 feed.clone(),
@@ -274,6 +341,7 @@ impl Service {
         }
         if let Some(modbus_config) = &config.modbus {
             let stats = Arc::new(wardstream_protocols::modbus::ModbusStats::new());
+            drivers_board.drivers.add_modbus(Arc::clone(&stats));
             let run = wardstream_protocols::modbus::run(
                 modbus_config.clone(),
                 feed.clone(),
@@ -284,6 +352,14 @@ impl Service {
             pollers.push(("modbus".into(), tokio::spawn(async move { run.await.map_err(|e| e.to_string()) })));
         }
         let retention = config.retention.days.map(|days| spawn_retention(data_dir.clone(), days, stopped.clone()));
+        let compaction = if config.compaction.enabled {
+            let (task, compactor) =
+                crate::compaction_task::spawn_compaction(data_dir.clone(), &config.compaction, stopped.clone())?;
+            metrics.set_compaction(compactor.stats());
+            Some((task, compactor))
+        } else {
+            None
+        };
         tracing::info!(data_dir = %data_dir.display(), mqtt_sources = drivers.len(), durable = durability.is_some(), "wardstream started");
         Ok(Service {
             pipeline,
@@ -297,6 +373,7 @@ impl Service {
             adt,
             pcd01,
             retention,
+            compaction,
             pollers,
             state,
             attach_stats,
@@ -347,6 +424,11 @@ impl Service {
         self.durability.as_ref().map(|d| d.wal.stats())
     }
 
+    /// The compactor's counters, when periodic compaction is enabled.
+    pub fn compaction_stats(&self) -> Option<Arc<wardstream_storage::compaction::CompactionStats>> {
+        self.compaction.as_ref().map(|(_, c)| c.stats())
+    }
+
     /// Counts of the attach stage.
     pub fn attach_stats(&self) -> Arc<AttachStats> {
         Arc::clone(&self.attach_stats)
@@ -375,6 +457,7 @@ impl Service {
             adt,
             pcd01,
             retention,
+            compaction,
             pollers,
             ..
         } = self;
@@ -408,6 +491,10 @@ impl Service {
         }
         if let Some(task) = retention {
             task.abort();
+        }
+        if let Some((task, _)) = compaction {
+            // Stops at the next interval check; a merge under way finishes (its swap is atomic).
+            let _ = task.await;
         }
         tokio::task::spawn_blocking(move || pipeline.shutdown())
             .await
@@ -464,6 +551,8 @@ async fn start_http(
                 }
             }
         };
+        // With connection info: the client address goes into audit records.
+        let app = app.into_make_service_with_connect_info::<SocketAddr>();
         if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
             tracing::error!(error = %e, "HTTP API stopped");
         }

@@ -35,11 +35,16 @@ pub enum Reason {
     /// row. The detail names the metric, the device time and both values; `origin` and
     /// `payload` are empty because a normalised observation no longer carries them.
     Duplicate,
+    /// The payload names a device other than the one its MQTT topic identifies (with
+    /// `identity = "enforce"`): a device may only report for itself. The whole message is one
+    /// dead letter; `device_id` is the topic's device, `source_name` the offending record name,
+    /// the detail names both device ids. Nothing of the message is stored.
+    IdentityMismatch,
 }
 
 impl Reason {
     /// Every reason, in counter order.
-    pub const ALL: [Reason; 10] = [
+    pub const ALL: [Reason; 11] = [
         Reason::InvalidPayload,
         Reason::MissingValue,
         Reason::NonNumericValue,
@@ -50,6 +55,7 @@ impl Reason {
         Reason::UnsupportedVersion,
         Reason::UnknownDevice,
         Reason::Duplicate,
+        Reason::IdentityMismatch,
     ];
 
     /// The name stored in the `reason` column and used in metrics.
@@ -65,6 +71,7 @@ impl Reason {
             Reason::UnsupportedVersion => "unsupported_version",
             Reason::UnknownDevice => "unknown_device",
             Reason::Duplicate => "duplicate",
+            Reason::IdentityMismatch => "identity_mismatch",
         }
     }
 
@@ -115,5 +122,7 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), Reason::ALL.len());
         assert_eq!(Reason::Duplicate.to_string(), "duplicate");
+        assert_eq!((Reason::ALL.len(), Reason::IdentityMismatch.as_str()), (11, "identity_mismatch"));
+        assert_eq!(Reason::IdentityMismatch.index(), 10, "appended: existing indices unchanged");
     }
 }

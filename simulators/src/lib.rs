@@ -40,6 +40,7 @@ pub mod adt_feed;
 pub mod mimic;
 pub mod modbus;
 pub mod oximeter;
+pub mod pcd01;
 pub mod senml;
 pub mod ward;
 pub mod wfdb;

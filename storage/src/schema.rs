@@ -36,7 +36,7 @@
 //! | `origin` | Utf8 | no | where on that transport (MQTT topic, serial port, Modbus slave) |
 //! | `device_id` | Utf8 | yes | the device, when it could be determined |
 //! | `source_name` | Utf8 | yes | the record's name as sent, for record-level rejections |
-//! | `reason` | Utf8 | no | `invalid_payload`, `missing_value`, `non_numeric_value`, `non_finite_value`, `unknown_metric`, `unknown_unit`, `invalid_time`, `unsupported_version`, `unknown_device`, `duplicate` (a duplicate has empty `origin` and `payload`) |
+//! | `reason` | Utf8 | no | `invalid_payload`, `missing_value`, `non_numeric_value`, `non_finite_value`, `unknown_metric`, `unknown_unit`, `invalid_time`, `unsupported_version`, `unknown_device`, `duplicate`, `identity_mismatch` (a duplicate has empty `origin` and `payload`) |
 //! | `detail` | Utf8 | no | human-readable explanation |
 //! | `payload` | Binary | no | the whole message as received |
 //! | `date` | Utf8 | no | partition: UTC date of `received_at`, `YYYY-MM-DD` (directory name, not stored in the files) |

@@ -103,6 +103,9 @@ pub fn raw(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)],
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let mut head = format!("{method} {path} HTTP/1.0\r\nHost: {addr}\r\nContent-Length: {}\r\n", body.len());
+    if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("authorization")) {
+        head.push_str(&format!("Authorization: Bearer {}\r\n", crate::support::ADMIN_TOKEN));
+    }
     for (name, value) in headers {
         head.push_str(&format!("{name}: {value}\r\n"));
     }
@@ -119,7 +122,7 @@ pub fn raw(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)],
         .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case("content-type")))
         .map(|(_, v)| v.trim().to_owned())
         .unwrap_or_default();
-    Response { status, content_type, body: body.to_owned() }
+    Response { status, content_type, www_authenticate: None, body: body.to_owned() }
 }
 
 /// Runs the Python peer `peers/<script>` with `args`, feeding `stdin`; asserts it succeeded and

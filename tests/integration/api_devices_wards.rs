@@ -63,6 +63,9 @@ async fn devices_and_the_ward_page_show_beds_patients_states_counts_and_latest_v
     let mut list = body["devices"].as_array().unwrap().clone();
     for d in &mut list {
         let d = d.as_object_mut().unwrap();
+        // The driver's state (its counters and times) is checked in `driver_state.rs`.
+        let driver = d.remove("driver").unwrap();
+        assert_eq!(driver.get("kind").and_then(Value::as_str), (d["state"] != "never_seen").then_some("mqtt"));
         let (first, last) = (d.remove("first_seen").unwrap(), d.remove("last_seen").unwrap());
         if d["state"] == "never_seen" {
             assert_eq!((first, last), (Value::Null, Value::Null));

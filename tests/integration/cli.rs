@@ -102,9 +102,10 @@ fn run_flushes_everything_buffered_on_sigterm() {
     std::fs::write(
         &config,
         format!(
-            "[storage]\ndata_dir = {:?}\nflush_interval_ms = 3600000\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[[mqtt]]\nurl = \"{}\"\nclient_id = \"ws-sigterm\"\n",
+            "[storage]\ndata_dir = {:?}\nflush_interval_ms = 3600000\n\n[http]\nlisten = \"127.0.0.1:0\"\n\n[[mqtt]]\nurl = \"{}\"\nclient_id = \"ws-sigterm\"\n{}",
             data.path().join("tables"),
-            broker.url()
+            broker.url(),
+            crate::support::auth_toml()
         ),
     )
     .unwrap();

@@ -83,7 +83,8 @@ pub fn write_config_with(dir: &Path, data: &Path, url: &str, client_id: &str, pi
             "[storage]\ndata_dir = {data:?}\nflush_interval_ms = 1000\n\n[pipeline]\n{pipeline}\n\n\
              [wal]\nenabled = true\n\n\
              [http]\nlisten = \"127.0.0.1:0\"\n\n[[mqtt]]\nurl = \"{url}\"\nclient_id = \"{client_id}\"\n\
-             topics = [\"wardstream/#\"]\nqos = 1\nclean_session = false\nkeep_alive_secs = 5\n"
+             topics = [\"wardstream/#\"]\nqos = 1\nclean_session = false\nkeep_alive_secs = 5\n{auth}",
+            auth = crate::support::auth_toml()
         ),
     )
     .unwrap();

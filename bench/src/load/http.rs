@@ -21,7 +21,10 @@ pub struct Response {
 /// `GET path` with `Connection: close`.
 pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<Response> {
     let mut stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
-    stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
+    stream.write_all(format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\r\n",
+        super::target::LOAD_TOKEN
+    ).as_bytes()).await?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await?;
     let (status, chunked, body_start) = parse_head(&raw)?;
@@ -124,7 +127,10 @@ impl SseStream {
     /// Opens `GET path` with `Accept: text/event-stream` and reads the head (status must be 200).
     pub async fn open(addr: SocketAddr, path: &str) -> anyhow::Result<SseStream> {
         let mut stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
-        let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
+        let request = format!(
+            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nAuthorization: Bearer {}\r\n\r\n",
+            super::target::LOAD_TOKEN
+        );
         stream.write_all(request.as_bytes()).await?;
         let mut raw = Vec::new();
         let mut buf = [0u8; 4096];

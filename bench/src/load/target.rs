@@ -20,6 +20,9 @@ use super::schedule::{MICROS, WARD, bed, device_id, patient};
 /// The MQTT client id of wardstream's driver.
 pub const CLIENT_ID: &str = "wardstream-load";
 
+/// The bearer token the harness's HTTP probes send (role `admin`; the API always requires one).
+pub const LOAD_TOKEN: &str = "wardstream-load-harness-token";
+
 /// wardstream's configuration for a run.
 pub fn service_config(data_dir: &Path, broker_url: &str, devices: u32, durability: Durability) -> Config {
     Config {
@@ -33,7 +36,18 @@ pub fn service_config(data_dir: &Path, broker_url: &str, devices: u32, durabilit
             ..MqttConfig::default()
         }],
         wal: WalSettings { enabled: durability == Durability::On, ..WalSettings::default() },
-        http: HttpSettings { enabled: true, listen: "127.0.0.1:0".into() },
+        http: HttpSettings { enabled: true, listen: "127.0.0.1:0".into(), ..HttpSettings::default() },
+        auth: wardstream_ingest::auth::AuthSettings {
+            tokens: vec![wardstream_ingest::auth::settings::TokenEntry {
+                name: "load-harness".into(),
+                role: wardstream_ingest::auth::Role::Admin,
+                wards: vec![],
+                sha256: Some(wardstream_ingest::auth::tokens::sha256_hex(LOAD_TOKEN)),
+                token_file: None,
+                token_env: None,
+            }],
+            ..Default::default()
+        },
         devices: (0..devices)
             .map(|d| DeviceEntry { device_id: device_id(d), ward: WARD.into(), room: String::new(), bed: bed(d) })
             .collect(),

@@ -4,7 +4,8 @@
 //!   "encounter_id"?, "start"?: RFC3339 (default now), "end"?: RFC3339}` → 201 `{"id", "version"}`.
 //!   The same request again (same id and content) → 200 (a redelivery); the id with other content
 //!   → 409.
-//! - `POST /api/v1/associations/{id}/end` `{"end"?: RFC3339 (default now)}` → 200.
+//! - `POST /api/v1/associations/{id}/end` `{"end"?: RFC3339 (default now)}` → 200; an empty body
+//!   means now; an unknown id → 404.
 //! - `GET /api/v1/associations?patient=P` → the patient's stays (beds) and device intervals.
 //!
 //! Every change is in the fsynced association log before the answer (see
@@ -13,7 +14,7 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,9 +22,12 @@ use wardstream_pipeline::association::{AssociationEvent, BedRef, ExplicitAssocia
 use wardstream_pipeline::time::format_rfc3339;
 
 use super::AppState;
+use super::audit::Caller;
+use super::body::{ApiJson, OptionalApiJson};
 use super::error::ApiError;
 use super::timeline::parse_time;
 use crate::associations::RecordError;
+use crate::auth::{Client, Principal};
 
 /// A bed in a request body.
 #[derive(Debug, Deserialize)]
@@ -73,6 +77,7 @@ pub fn record_error(e: RecordError) -> ApiError {
         RecordError::Rejected(r @ (Rejected::AssociationIdReused { .. } | Rejected::MessageIdReused { .. })) => {
             ApiError { status: StatusCode::CONFLICT, message: r.to_string() }
         }
+        RecordError::Rejected(r @ Rejected::UnknownAssociation { .. }) => ApiError::not_found(r.to_string()),
         RecordError::Rejected(r) => ApiError::bad_request(r.to_string()),
         RecordError::Storage(m) => {
             tracing::error!(error = %m, "association change not stored");
@@ -84,7 +89,9 @@ pub fn record_error(e: RecordError) -> ApiError {
 /// `POST /api/v1/associations`.
 pub async fn create(
     State(state): State<AppState>,
-    Json(body): Json<NewAssociation>,
+    Extension(principal): Extension<Principal>,
+    Extension(client): Extension<Client>,
+    ApiJson(body): ApiJson<NewAssociation>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let now = state.now();
     let subject = match (body.device_id, body.bed) {
@@ -98,6 +105,7 @@ pub async fn create(
         return Err(ApiError::bad_request("end must be after start"));
     }
     let id = body.id.unwrap_or_else(|| generated_id(now));
+    let patient = body.patient_id.clone();
     let event = AssociationEvent::Associate(ExplicitAssociation {
         id: id.clone(),
         subject,
@@ -109,26 +117,35 @@ pub async fn create(
     });
     let applied = record(&state, event).await?;
     let status = if applied.redelivery { StatusCode::OK } else { StatusCode::CREATED };
+    let caller = Caller { principal: &principal, client: &client };
+    state.audit(caller, "association_create", vec![patient], 1).await?;
     Ok((status, Json(json!({"id": id, "start": format_rfc3339(start), "version": applied.version}))))
 }
 
 /// `POST /api/v1/associations/{id}/end`.
 pub async fn end(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(client): Extension<Client>,
     Path(id): Path<String>,
-    body: Option<Json<EndBody>>,
+    OptionalApiJson(body): OptionalApiJson<EndBody>,
 ) -> Result<Json<Value>, ApiError> {
     let now = state.now();
-    let body = body.map(|Json(b)| b).unwrap_or_default();
+    let body = body.unwrap_or_default();
     let end = body.end.as_deref().map(|t| parse_time("end", t)).transpose()?.unwrap_or(now);
     let event = AssociationEvent::EndAssociation(ExplicitEnd { id: id.clone(), end, recorded_at: now });
     let applied = record(&state, event).await?;
+    let caller = Caller { principal: &principal, client: &client };
+    let patient = patient_of_association(&state, &id).into_iter().collect();
+    state.audit(caller, "association_end", patient, 1).await?;
     Ok(Json(json!({"id": id, "end": format_rfc3339(end), "version": applied.version})))
 }
 
 /// `GET /api/v1/associations?patient=P`.
 pub async fn list(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(client): Extension<Client>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
     let patient = params.get("patient").ok_or_else(|| ApiError::bad_request("the patient parameter is required"))?;
@@ -147,6 +164,8 @@ pub async fn list(
         .iter()
         .map(|i| json!({"device_id": &*i.device_id, "start": format_rfc3339(i.start), "end": time(i.end)}))
         .collect();
+    let caller = Caller { principal: &principal, client: &client };
+    state.audit(caller, "association_list", vec![patient.clone()], (stays.len() + devices.len()) as u64).await?;
     Ok(Json(json!({"patient_id": patient, "version": snapshot.version(), "stays": stays, "devices": devices})))
 }
 
@@ -159,6 +178,14 @@ async fn record(
         .await
         .map_err(|e| ApiError::internal(&anyhow::anyhow!("association task: {e}")))?
         .map_err(record_error)
+}
+
+/// The patient of the explicit association `id`, from the applied events.
+fn patient_of_association(state: &AppState, id: &str) -> Option<String> {
+    state.associations.hub().events().into_iter().find_map(|e| match e {
+        AssociationEvent::Associate(a) if a.id == id => Some(a.patient_id),
+        _ => None,
+    })
 }
 
 fn generated_id(now: i64) -> String {

@@ -12,7 +12,7 @@
 use std::collections::BTreeMap;
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -21,19 +21,27 @@ use wardstream_pipeline::time::format_rfc3339;
 
 use super::AppState;
 use super::associations::record_error;
+use super::audit::Caller;
+use super::body::ApiJson;
 use super::error::ApiError;
 use super::timeline::parse_time;
+use crate::auth::{Client, Principal};
 
 /// A reading within this long makes a device `online`.
 pub const ONLINE_FOR_MICROS: i64 = 60_000_000;
 
 /// `GET /api/v1/devices`.
-pub async fn list(State(state): State<AppState>) -> Json<Value> {
+pub async fn list(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(client): Extension<Client>,
+) -> Result<Json<Value>, ApiError> {
     let now = state.now();
     let snapshot = state.associations.snapshot();
     let traffic: BTreeMap<String, _> = state.devices.snapshot().into_iter().collect();
     let mut ids: Vec<String> = snapshot.devices().iter().map(|d| d.to_string()).collect();
     ids.extend(traffic.keys().cloned());
+    ids.extend(state.devices.drivers.known_devices());
     ids.sort();
     ids.dedup();
     let devices: Vec<Value> = ids
@@ -66,10 +74,19 @@ pub async fn list(State(state): State<AppState>) -> Json<Value> {
                 "readings": seen.map_or(0, |t| t.readings),
                 "unassociated_readings": seen.map_or(0, |t| t.unassociated),
                 "dead_letters": seen.map_or(0, |t| t.dead_letters),
+                "driver": state.devices.drivers.driver_of(id, seen.map(|t| t.source.as_str())),
             })
         })
         .collect();
-    Json(json!({ "time": format_rfc3339(now), "devices": devices }))
+    let mut patients: Vec<String> =
+        devices.iter().filter_map(|d| d["patient_id"].as_str().map(str::to_owned)).collect();
+    patients.sort();
+    patients.dedup();
+    if !patients.is_empty() {
+        let caller = Caller { principal: &principal, client: &client };
+        state.audit(caller, "device_list", patients, devices.len() as u64).await?;
+    }
+    Ok(Json(json!({ "time": format_rfc3339(now), "devices": devices })))
 }
 
 /// Body of `PUT /api/v1/devices/{id}`.
@@ -92,7 +109,7 @@ pub struct Placement {
 pub async fn place(
     State(state): State<AppState>,
     Path(device_id): Path<String>,
-    Json(body): Json<Placement>,
+    ApiJson(body): ApiJson<Placement>,
 ) -> Result<(StatusCode, Json<Value>), ApiError> {
     let now = state.now();
     let from = match &body.from {

@@ -113,13 +113,17 @@ pub fn searchset(base: &str, total: usize, resources: Vec<Value>, links: &[(&str
             json!({"fullUrl": full_url, "resource": r, "search": {"mode": "match"}})
         })
         .collect();
-    json!({
+    let mut bundle = json!({
         "resourceType": "Bundle",
         "type": "searchset",
         "total": total,
         "link": links.iter().map(|(relation, url)| json!({"relation": relation, "url": url})).collect::<Vec<_>>(),
-        "entry": entry
-    })
+    });
+    // FHIR JSON never holds an empty array: no matches, no `entry`.
+    if !entry.is_empty() {
+        bundle["entry"] = Value::Array(entry);
+    }
+    bundle
 }
 
 /// An `OperationOutcome` with one issue (`code` from the FHIR issue-type value set, e.g.

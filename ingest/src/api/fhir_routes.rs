@@ -3,26 +3,31 @@
 //! `self`, `first`, `previous` and `next` links.
 
 use axum::Json;
-use axum::extract::{RawQuery, State};
+use axum::extract::{Extension, RawQuery, State};
 use axum::http::HeaderMap;
 use axum::response::IntoResponse;
 use serde_json::Value;
 
 use super::AppState;
+use super::audit::Caller;
 use super::error::{ApiError, FhirError};
 use super::fhir::{MetricNames, observation, searchset};
 use super::fhir_search::{self, ObservationSearch};
+use crate::auth::{Client, Principal};
 use crate::timeline::TimelineQuery;
 
 /// The handler.
 pub async fn search_observations(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(client): Extension<Client>,
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Result<impl IntoResponse, FhirError> {
     let pairs: Vec<(String, String)> =
         url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned().collect();
     let search = fhir_search::parse(&pairs).map_err(ApiError::bad_request)?;
+    state.authorize_patient(&principal, &search.patient)?;
     let timeline = TimelineQuery { from: search.from, to: search.to, metric: None };
     let mut readings = state.patient_readings(&search.patient, &timeline).await?;
     if !search.codes.is_empty() {
@@ -42,6 +47,8 @@ pub async fn search_observations(
             observation(r, names)
         })
         .collect();
+    let caller = Caller { principal: &principal, client: &client };
+    state.audit(caller, "fhir_search", vec![search.patient.clone()], page.len() as u64).await?;
     let base = fhir_base(&headers);
     let links = paging_links(&base, &search, total);
     let links: Vec<(&str, String)> = links.iter().map(|(r, u)| (*r, u.clone())).collect();

@@ -12,28 +12,44 @@
 //! | `PUT /api/v1/devices/{id}` | place a device at a bed (device registry) |
 //! | `GET /api/v1/wards/{ward}` | beds, patients and latest vitals ([`wards`]) |
 //! | `POST /api/v1/associations`, `POST /api/v1/associations/{id}/end` | bedside association ([`associations`]) |
+//! | `POST /api/v1/query` | read-only SQL for analysts and admins ([`query`]) |
+//!
+//! Every route but `/healthz` requires `Authorization: Bearer <token>` (401 otherwise); the roles
+//! admitted per route are in [`crate::auth`] (403 otherwise), and a clinician sees only the
+//! patients and wards of their scope ([`scope`]). `/metrics` is for `admin` tokens (give the
+//! Prometheus scraper one with `bearer_token_file`): a decision to keep operational counters
+//! behind the same authentication as everything else rather than add a fifth role. Every access
+//! showing patient data is written to the audit trail before the answer ([`audit`]). JSON bodies
+//! are read by [`body`] (400/413/415 with the JSON error body).
 //!
 //! Every handler reads the association snapshot once per request, so one answer is consistent.
 
 pub mod associations;
+pub mod audit;
+pub mod body;
 pub mod devices;
 pub mod error;
 pub mod fhir;
 pub mod fhir_routes;
 pub mod fhir_search;
 pub mod live;
+pub mod query;
+pub mod scope;
 pub mod timeline;
 pub mod wards;
 
 use std::sync::Arc;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{get, post, put};
 use tokio::sync::broadcast;
 use wardstream_pipeline::{Catalogue, Clock, HotStore, Micros};
 use wardstream_storage::QuerySession;
 
 use crate::associations::Associations;
+use crate::auth::Access;
 use crate::device_board::DeviceBoard;
 use crate::timeline::{TimelineQuery, TimelineReading, patient_timeline};
 use error::ApiError;
@@ -60,6 +76,14 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Counters for `/metrics`.
     pub metrics: Arc<crate::metrics::MetricsRegistry>,
+    /// Who may call the API ([`crate::auth`]).
+    pub access: Arc<Access>,
+    /// Largest request body accepted, bytes (larger: 413).
+    pub max_body_bytes: usize,
+    /// The audit trail: one record per identifiable access, before the answer ([`audit`]).
+    pub audit: crate::audit::AuditTrail,
+    /// The SQL engine of `POST /api/v1/query` (none: the endpoint answers 501).
+    pub sql: Option<crate::sql_api::SqlEngine>,
 }
 
 impl AppState {
@@ -91,18 +115,33 @@ async fn metrics(axum::extract::State(state): axum::extract::State<AppState>) ->
     ([("content-type", "text/plain; version=0.0.4")], state.metrics.render())
 }
 
-/// The router with every route.
+/// The router with every route: `/healthz` open, everything else behind authentication and the
+/// role checks of [`crate::auth::middleware`]; request bodies limited to `max_body_bytes` (413);
+/// no CORS headers.
 pub fn router(state: AppState) -> Router {
-    Router::new()
-        .route("/healthz", get(|| async { "ok" }))
-        .route("/metrics", get(metrics))
+    use crate::auth::middleware::{ANALYTICS, CLINICAL, OPERATOR, REGISTRY, authenticate, require};
+    let clinical = Router::new()
         .route("/api/v1/patients/{id}/timeline", get(timeline::timeline))
         .route("/api/v1/patients/{id}/live", get(live::live))
         .route("/fhir/r4/Observation", get(fhir_routes::search_observations))
+        .route("/api/v1/wards/{ward}", get(wards::ward))
+        .route_layer(from_fn_with_state(CLINICAL, require));
+    let registry = Router::new()
         .route("/api/v1/devices", get(devices::list))
         .route("/api/v1/devices/{id}", put(devices::place))
-        .route("/api/v1/wards/{ward}", get(wards::ward))
         .route("/api/v1/associations", post(associations::create).get(associations::list))
         .route("/api/v1/associations/{id}/end", post(associations::end))
+        .route_layer(from_fn_with_state(REGISTRY, require));
+    let analytics =
+        Router::new().route("/api/v1/query", post(query::query)).route_layer(from_fn_with_state(ANALYTICS, require));
+    let operator = Router::new().route("/metrics", get(metrics)).route_layer(from_fn_with_state(OPERATOR, require));
+    Router::new()
+        .merge(clinical)
+        .merge(registry)
+        .merge(analytics)
+        .merge(operator)
+        .layer(from_fn_with_state(Arc::clone(&state.access), authenticate))
+        .route("/healthz", get(|| async { "ok" }))
+        .layer(DefaultBodyLimit::max(state.max_body_bytes))
         .with_state(state)
 }

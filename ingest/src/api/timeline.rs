@@ -5,21 +5,26 @@
 use std::collections::HashMap;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use serde_json::{Value, json};
 use wardstream_pipeline::Micros;
 use wardstream_pipeline::time::format_rfc3339;
 
 use super::AppState;
+use super::audit::Caller;
 use super::error::ApiError;
+use crate::auth::{Client, Principal};
 use crate::timeline::{TimelineQuery, TimelineReading};
 
 /// The handler.
 pub async fn timeline(
     State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(client): Extension<Client>,
     Path(patient): Path<String>,
     Query(params): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>, ApiError> {
+    state.authorize_patient(&principal, &patient)?;
     let now = state.now();
     let to = match params.get("to") {
         Some(t) => parse_time("to", t)?,
@@ -37,6 +42,8 @@ pub async fn timeline(
         None => None,
     };
     let readings = state.patient_readings(&patient, &TimelineQuery { from, to, metric }).await?;
+    let caller = Caller { principal: &principal, client: &client };
+    state.audit(caller, "timeline", vec![patient.clone()], readings.len() as u64).await?;
     Ok(Json(timeline_json(&patient, from, to, &readings)))
 }
 

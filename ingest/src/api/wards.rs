@@ -3,15 +3,24 @@
 //! store (newest value of each metric, with time and status).
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use serde_json::{Value, json};
 use wardstream_pipeline::association::Occupant;
 use wardstream_pipeline::time::format_rfc3339;
 
 use super::AppState;
+use super::audit::Caller;
+use super::error::ApiError;
+use crate::auth::{Client, Principal};
 
 /// The handler.
-pub async fn ward(State(state): State<AppState>, Path(ward): Path<String>) -> Json<Value> {
+pub async fn ward(
+    State(state): State<AppState>,
+    Extension(principal): Extension<Principal>,
+    Extension(client): Extension<Client>,
+    Path(ward): Path<String>,
+) -> Result<Json<Value>, ApiError> {
+    state.authorize_ward(&principal, &ward)?;
     let now = state.now();
     let snapshot = state.associations.snapshot();
     let beds: Vec<Value> = snapshot
@@ -52,5 +61,20 @@ pub async fn ward(State(state): State<AppState>, Path(ward): Path<String>) -> Js
             })
         })
         .collect();
-    Json(json!({"ward": ward, "time": format_rfc3339(now), "beds": beds}))
+    let mut patients: Vec<String> = beds
+        .iter()
+        .flat_map(|b| {
+            let one = b["patient_id"].as_str().map(str::to_owned);
+            let conflict =
+                b["conflict_patients"].as_array().into_iter().flatten().filter_map(|p| p.as_str().map(str::to_owned));
+            one.into_iter().chain(conflict)
+        })
+        .collect();
+    patients.sort();
+    patients.dedup();
+    if !patients.is_empty() {
+        let caller = Caller { principal: &principal, client: &client };
+        state.audit(caller, "ward_page", patients, beds.len() as u64).await?;
+    }
+    Ok(Json(json!({"ward": ward, "time": format_rfc3339(now), "beds": beds})))
 }

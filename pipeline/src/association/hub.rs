@@ -95,7 +95,8 @@ pub struct AssociationHub {
 }
 
 impl AssociationHub {
-    /// A hub with no events, publishing [`AssociationSnapshot::empty`] (version 0).
+    /// A hub with no events, publishing [`AssociationSnapshot::empty`] (version 0). A snapshot's
+    /// version is the number of events applied (see `rebuild`).
     pub fn new(config: AssociationConfig) -> AssociationHub {
         AssociationHub {
             config,
@@ -201,10 +202,16 @@ impl AssociationHub {
     }
 
     /// Builds and publishes the next snapshot; returns its version.
+    ///
+    /// Design: the version is the number of events in the history (never less than the previous
+    /// one), not a count of rebuilds, so that a process that replays the durable log at start
+    /// answers the same version as the one that wrote it, and versions never go back across a
+    /// restart. Each new event adds exactly one.
     fn rebuild(&self, state: &mut State) -> u64 {
         let started = Instant::now();
         let previous = self.current.load_full();
-        let version = previous.version() + 1;
+        let events = u64::try_from(state.history.events().len()).unwrap_or(u64::MAX);
+        let version = events.max(previous.version());
         let snapshot = state.engine.publish(state.history.events(), &previous, version);
         self.current.store(Arc::new(snapshot));
         state.retired.push(previous);

@@ -197,7 +197,8 @@ impl AssociationSnapshot {
         AssociationSnapshot::default()
     }
 
-    /// Its version: the hub numbers the snapshots it publishes 1, 2, … in order.
+    /// Its version: the number of events the hub had applied when it published it (monotonic,
+    /// also across restarts, since the log is replayed).
     pub fn version(&self) -> u64 {
         self.version
     }

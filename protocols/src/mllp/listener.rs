@@ -122,11 +122,11 @@ async fn stopped(shutdown: &mut watch::Receiver<bool>) {
 }
 
 fn reap(joined: Result<(), JoinError>, stats: &MllpStats) {
-    if let Err(error) = joined {
-        if error.is_panic() {
-            stats.handler_panic();
-            warn!(%error, "MLLP connection ended by a panic; its message was not acknowledged");
-        }
+    if let Err(error) = joined
+        && error.is_panic()
+    {
+        stats.handler_panic();
+        warn!(%error, "MLLP connection ended by a panic; its message was not acknowledged");
     }
 }
 

@@ -77,6 +77,7 @@ impl Bus {
                         failures += 1;
                         warn!(bus = %self.name, %error, retry_in_ms = backoff(failures).as_millis() as u64, "cannot open the Modbus connection");
                         self.disconnected(true);
+                        self.note_error(&format!("cannot connect: {error}"));
                         tokio::select! {
                             biased;
                             () = super::shutdown_requested(&mut shutdown) => {}
@@ -95,16 +96,17 @@ impl Bus {
             }
             // An exchange is bounded by the device's timeout and is never cut short.
             let (batch, broken) = self.slots[i].step(stream.as_mut(), self.clock.as_ref()).await;
-            if let Some(batch) = batch {
-                if let Err(e) = self.deliver(i, batch, &mut shutdown).await {
-                    break Err(e);
-                }
+            if let Some(batch) = batch
+                && let Err(e) = self.deliver(i, batch, &mut shutdown).await
+            {
+                break Err(e);
             }
             if let Some(error) = broken {
                 failures = 1;
                 warn!(bus = %self.name, %error, "Modbus connection lost; reconnecting");
                 link = None;
                 self.disconnected(false);
+                self.note_error(&format!("connection lost: {error}"));
                 if !stopping {
                     tokio::select! {
                         biased;
@@ -164,6 +166,12 @@ impl Bus {
     fn set_state(&self, state: ConnectionState) {
         for slot in &self.slots {
             slot.stats.set_state(state);
+        }
+    }
+
+    fn note_error(&self, error: &str) {
+        for slot in &self.slots {
+            slot.stats.set_last_error(error.to_owned());
         }
     }
 

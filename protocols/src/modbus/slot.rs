@@ -120,11 +120,13 @@ async fn exchange(
         let frame = match tokio::time::timeout_at(deadline, read_frame(stream, proto)).await {
             Err(_) => {
                 slot.stats.count_timeout();
+                slot.stats.set_last_error(format!("no answer within {} ms", slot.timeout.as_millis()));
                 debug!(device = %slot.poller.device_id(), attempt = slot.attempt + 1, "Modbus request timed out");
                 return Ok(Outcome::Failed);
             }
             Ok(Err(LinkError::Frame(error))) if proto == Proto::Rtu => {
                 slot.stats.count_error();
+                slot.stats.set_last_error(format!("bad RTU frame: {error}"));
                 debug!(device = %slot.poller.device_id(), %error, "bad RTU frame");
                 return Ok(Outcome::Failed);
             }
@@ -166,6 +168,7 @@ fn log_exception(slot: &mut Slot, exception: Option<u8>) {
     let Some(code) = exception else { return };
     let request = slot.poller.blocks().get(slot.cursor).map(Block::describe).unwrap_or_default();
     let (device, code_hex, name) = (slot.poller.device_id(), format!("0x{code:02X}"), exception_name(code));
+    slot.stats.set_last_error(format!("exception {code_hex} ({name}) on {request}"));
     if repeated {
         debug!(%device, code = %code_hex, %request, "Modbus exception again: {name}");
     } else {

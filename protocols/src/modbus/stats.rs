@@ -54,6 +54,7 @@ pub struct DeviceStats {
     feed_failures: AtomicU64,
     /// µs since the epoch; 0 before the first reading.
     last_reading_at: AtomicI64,
+    last_error: Mutex<Option<String>>,
 }
 
 /// A copy of one device's [`DeviceStats`].
@@ -132,6 +133,15 @@ impl DeviceStats {
 
     pub(crate) fn count_reconnect(&self) {
         self.reconnects.fetch_add(1, Relaxed);
+    }
+
+    /// The latest error (connection, timeout, exception, bad frame), if any.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    pub(crate) fn set_last_error(&self, error: String) {
+        *self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
     }
 
     pub(crate) fn count_feed_failure(&self) {

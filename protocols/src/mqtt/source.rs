@@ -5,15 +5,17 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use rumqttc::{
-    AsyncClient, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, SubAck, SubscribeFilter, SubscribeReasonCode,
+    AsyncClient, ConnectionError, Event, EventLoop, MqttOptions, Outgoing, Packet, Publish, SubAck, SubscribeFilter,
+    SubscribeReasonCode,
 };
 use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info, info_span, warn};
-use wardstream_pipeline::{Clock, Feed, FeedError, IngestBatch};
+use wardstream_pipeline::{Clock, Feed, FeedError, IngestBatch, Reason};
 
 use super::acker::{Acker, PendingAck};
+use super::failure::{Failure, classify};
 use super::{Error, MqttConfig, MqttStats};
-use crate::senml::{DeviceIdRule, pack_to_batch};
+use crate::senml::{DeviceIdRule, IdentityPolicy, pack_to_batch_with_identity};
 
 /// First reconnection delay after a connection error; doubled per failure up to [`BACKOFF_MAX`].
 pub const BACKOFF_MIN: Duration = Duration::from_millis(100);
@@ -28,6 +30,8 @@ pub struct MqttSource {
     options: MqttOptions,
     filters: Vec<SubscribeFilter>,
     rule: DeviceIdRule,
+    identity: IdentityPolicy,
+    tls: bool,
     feed: Feed,
     manual_acks: bool,
     clock: Arc<dyn Clock>,
@@ -38,7 +42,9 @@ impl std::fmt::Debug for MqttSource {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("MqttSource")
             .field("broker", &self.options.broker_address())
+            .field("tls", &self.tls)
             .field("filters", &self.filters)
+            .field("identity", &self.identity)
             .finish()
     }
 }
@@ -73,7 +79,21 @@ impl MqttSource {
         let manual_acks = feed.is_durable() && qos != rumqttc::QoS::AtMostOnce;
         options.set_manual_acks(manual_acks);
         let filters = config.topics.iter().map(|t| SubscribeFilter::new(t.clone(), qos)).collect();
-        Ok(MqttSource { options, filters, rule: config.device_id_rule(), feed, manual_acks, clock, stats })
+        let tls = config.uses_tls();
+        if !tls && options.credentials().is_some() {
+            warn!(url = %config.url, "MQTT credentials are configured without TLS: the password crosses the network in clear");
+        }
+        Ok(MqttSource {
+            options,
+            filters,
+            rule: config.device_id_rule(),
+            identity: config.identity,
+            tls,
+            feed,
+            manual_acks,
+            clock,
+            stats,
+        })
     }
 
     /// Connects, subscribes and delivers messages until `shutdown` turns `true` or its sender
@@ -97,7 +117,7 @@ impl MqttSource {
     /// Errors: [`Error::PipelineClosed`] when the pipeline shut down before the driver.
     pub async fn run(self, shutdown: watch::Receiver<bool>) -> Result<(), Error> {
         let (host, port) = self.options.broker_address();
-        let span = info_span!("mqtt_source", broker = %format_args!("{host}:{port}"));
+        let span = info_span!("mqtt_source", broker = %format_args!("{host}:{port}"), tls = self.tls);
         self.run_inner(shutdown).instrument(span).await
     }
 
@@ -157,7 +177,7 @@ impl MqttSource {
                 Err(error) => {
                     self.stats.set_connected(false);
                     self.stats.count_reconnect();
-                    warn!(%error, retry_in_ms = backoff.as_millis() as u64, "MQTT connection failed; reconnecting");
+                    self.report_connection_error(&error, backoff);
                     // rumqttc reconnects on the next poll at once: pause first (PITFALLS).
                     tokio::select! {
                         biased;
@@ -180,6 +200,23 @@ impl MqttSource {
         self.stats.set_connected(false);
         info!("MQTT source stopped");
         result
+    }
+
+    /// Logs a connection error (TLS and authentication failures at ERROR: they do not heal
+    /// by themselves) and counts it by kind.
+    fn report_connection_error(&self, error: &ConnectionError, backoff: Duration) {
+        let retry_in_ms = backoff.as_millis() as u64;
+        match classify(error) {
+            Failure::Tls(reason) => {
+                self.stats.count_tls_failure();
+                error!(error = %reason, retry_in_ms, "MQTT TLS handshake failed: the broker's certificate is not trusted by ca_file or does not name the host, or the broker refused the client certificate; retrying");
+            }
+            Failure::Auth(code) => {
+                self.stats.count_auth_failure();
+                error!(return_code = ?code, retry_in_ms, "the MQTT broker refused wardstream's credentials (username/password or client certificate); retrying");
+            }
+            Failure::Other => warn!(%error, retry_in_ms, "MQTT connection failed; reconnecting"),
+        }
     }
 
     fn subscribe(&self, client: &AsyncClient) {
@@ -217,8 +254,12 @@ impl MqttSource {
         shutdown: &mut watch::Receiver<bool>,
     ) -> Result<(), Error> {
         let now = self.clock.now_micros();
-        let batch = pack_to_batch(&publish.payload, &publish.topic, &self.rule, now);
+        let batch = pack_to_batch_with_identity(&publish.payload, &publish.topic, &self.rule, self.identity, now);
         self.stats.count_message(publish.payload.len(), now, batch.readings.len(), batch.dead_letters.len());
+        if let Some(mismatch) = batch.dead_letters.iter().find(|d| d.reason == Reason::IdentityMismatch) {
+            self.stats.count_identity_mismatch();
+            warn!(topic = %publish.topic, claimed = ?mismatch.source_name, "device identity mismatch: the payload names another device than its topic; message rejected (dead letter identity_mismatch)");
+        }
         if let Some(first) = batch.dead_letters.first() {
             debug!(topic = %publish.topic, reason = %first.reason, rejected = batch.dead_letters.len(), "rejected SenML content");
         }

@@ -19,6 +19,9 @@ pub struct MqttStats {
     acks_sent: AtomicU64,
     acks_skipped: AtomicU64,
     log_failures: AtomicU64,
+    tls_failures: AtomicU64,
+    auth_failures: AtomicU64,
+    identity_mismatches: AtomicU64,
     /// µs since the epoch; 0 before the first message.
     last_message_at: AtomicI64,
 }
@@ -50,6 +53,15 @@ pub struct MqttStatsSnapshot {
     /// Times the write-ahead log refused a batch (disk full, I/O error); the driver stopped
     /// reading and retried.
     pub log_failures: u64,
+    /// Connection attempts that failed in the TLS handshake (broker certificate not trusted or
+    /// not for this host, client certificate refused, TLS alert); each is also a reconnect.
+    pub tls_failures: u64,
+    /// Connection attempts the broker refused for bad credentials or lack of authorisation
+    /// (CONNACK return code 4 or 5); each is also a reconnect.
+    pub auth_failures: u64,
+    /// Messages rejected because the payload named another device than the topic (one
+    /// `identity_mismatch` dead letter each; also counted in `dead_letters`).
+    pub identity_mismatches: u64,
 }
 
 impl MqttStats {
@@ -73,6 +85,9 @@ impl MqttStats {
             acks_sent: self.acks_sent.load(Relaxed),
             acks_skipped: self.acks_skipped.load(Relaxed),
             log_failures: self.log_failures.load(Relaxed),
+            tls_failures: self.tls_failures.load(Relaxed),
+            auth_failures: self.auth_failures.load(Relaxed),
+            identity_mismatches: self.identity_mismatches.load(Relaxed),
         }
     }
 
@@ -90,6 +105,18 @@ impl MqttStats {
 
     pub(crate) fn count_ack_skipped(&self) {
         self.acks_skipped.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn count_tls_failure(&self) {
+        self.tls_failures.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn count_auth_failure(&self) {
+        self.auth_failures.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn count_identity_mismatch(&self) {
+        self.identity_mismatches.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn count_log_failure(&self) {
@@ -125,7 +152,12 @@ mod tests {
             stats.set_connected(true);
             stats.set_subscribed(true);
             stats.count_reconnect();
+            stats.count_tls_failure();
+            stats.count_auth_failure();
+            stats.count_auth_failure();
+            stats.count_identity_mismatch();
             let s = stats.snapshot();
+            assert_eq!((s.tls_failures, s.auth_failures, s.identity_mismatches), (1, 2, 1));
             assert_eq!((s.messages_received, s.bytes_received, s.readings_decoded, s.dead_letters), (2, 150, 3, 2));
             assert_eq!((s.connected, s.subscribed, s.reconnects, s.last_message_at), (true, true, 1, Some(6_000)));
             stats.set_connected(false);

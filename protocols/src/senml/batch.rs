@@ -1,12 +1,15 @@
 //! [`pack_to_batch`]: one SenML message becomes one [`IngestBatch`] of raw readings and dead
 //! letters, with the device id of every reading chosen by the [`DeviceIdRule`].
+//! [`pack_to_batch_with_identity`] does the same after checking, when the policy says so, that
+//! the message names no device but its topic's (see [`identity`](super::identity)).
 
 use std::sync::Arc;
 
 use wardstream_pipeline::{DeadLetter, IngestBatch, Micros, RawReading, RawValue, Reason, Source};
 
-use super::device::DeviceIdRule;
+use super::device::{DeviceIdRule, split_name, topic_level};
 use super::error::RecordError;
+use super::identity::{IdentityPolicy, same_device};
 use super::resolve::{Record, Value, decode};
 
 /// Decodes one SenML JSON message received on `topic` at `now` (µs) into a batch.
@@ -20,6 +23,21 @@ use super::resolve::{Record, Value, decode};
 /// The payload is copied once into an `Arc<[u8]>` shared by every item; each distinct device id
 /// is allocated once per message.
 pub fn pack_to_batch(payload: &[u8], topic: &str, rule: &DeviceIdRule, now: Micros) -> IngestBatch {
+    pack_to_batch_with_identity(payload, topic, rule, IdentityPolicy::Off, now)
+}
+
+/// [`pack_to_batch`] with the device-identity `policy`. With [`IdentityPolicy::Enforce`], when
+/// any record (good or rejected) names a device that is not the one at level
+/// `rule.topic_level` of `topic` (or the topic has no such level), the batch is a single dead
+/// letter with the reason `identity_mismatch` (device id: the topic's device; source name: the
+/// first offending record name; the detail names both) and no readings.
+pub fn pack_to_batch_with_identity(
+    payload: &[u8],
+    topic: &str,
+    rule: &DeviceIdRule,
+    policy: IdentityPolicy,
+    now: Micros,
+) -> IngestBatch {
     let mut batch = IngestBatch::default();
     let ctx = Context { raw: Arc::from(payload), origin: Arc::from(topic), topic, now };
     let items = match decode(payload, now) {
@@ -30,6 +48,16 @@ pub fn pack_to_batch(payload: &[u8], topic: &str, rule: &DeviceIdRule, now: Micr
             return batch;
         }
     };
+    if policy == IdentityPolicy::Enforce {
+        let names = items.iter().map(|item| match item {
+            Ok(record) => (record.index, Some(&*record.name)),
+            Err(error) => (error.index, error.name.as_deref().filter(|n| super::is_valid_name(n))),
+        });
+        if let Some(mismatch) = ctx.identity_mismatch(names, rule) {
+            batch.dead_letters.push(mismatch);
+            return batch;
+        }
+    }
     batch.readings.reserve(items.len());
     let mut devices = Devices::default();
     for item in items {
@@ -106,6 +134,42 @@ impl Context<'_> {
         let device = device.map(|d| devices.get(d));
         let detail = error.to_string();
         batch.dead_letters.push(self.dead_letter(device, error.name, error.kind.reason(), detail));
+    }
+
+    /// The `identity_mismatch` dead letter of the first name (record index, name; `None`: a
+    /// record without a readable name) that names a device other than the topic's.
+    fn identity_mismatch<'n>(
+        &self,
+        names: impl Iterator<Item = (usize, Option<&'n str>)>,
+        rule: &DeviceIdRule,
+    ) -> Option<DeadLetter> {
+        let topic_device = topic_level(self.topic, rule.topic_level);
+        for (index, name) in names {
+            let Some(name) = name else { continue };
+            let Some(claimed) = split_name(name).0 else { continue };
+            if topic_device.is_some_and(|t| same_device(claimed, t)) {
+                continue;
+            }
+            let detail = match topic_device {
+                Some(t) => format!(
+                    "record {index}: the payload names device {claimed:?} but the topic names {t:?} \
+                     (level {}); a device may only report for itself, the whole message is rejected",
+                    rule.topic_level
+                ),
+                None => format!(
+                    "record {index}: the payload names device {claimed:?} but the topic has no device id at \
+                     level {} to verify it against; the whole message is rejected",
+                    rule.topic_level
+                ),
+            };
+            return Some(self.dead_letter(
+                topic_device.map(Arc::from),
+                Some(name.to_owned()),
+                Reason::IdentityMismatch,
+                detail,
+            ));
+        }
+        None
     }
 
     fn dead_letter(

@@ -13,7 +13,9 @@
 //!   character rule, when it has no value (only a sum counts as none), more than one value,
 //!   or a time that cannot be represented. A record of base fields only yields nothing.
 //! - [`pack_to_batch`] turns a message into an `IngestBatch` for the pipeline, choosing each
-//!   reading's device id by the [`DeviceIdRule`] (see [`device`] for the rule).
+//!   reading's device id by the [`DeviceIdRule`] (see [`device`] for the rule);
+//!   [`pack_to_batch_with_identity`] first checks that the payload names no device but its
+//!   topic's, under an [`IdentityPolicy`] (see [`identity`]).
 //!
 //! ```
 //! use wardstream_protocols::senml::{Value, decode};
@@ -30,15 +32,19 @@
 mod batch;
 pub mod device;
 mod error;
+pub mod identity;
 mod resolve;
 mod wire;
 
+#[cfg(test)]
+mod identity_tests;
 #[cfg(test)]
 mod resolve_tests;
 #[cfg(test)]
 mod rfc_tests;
 
-pub use batch::pack_to_batch;
+pub use batch::{pack_to_batch, pack_to_batch_with_identity};
 pub use device::{DeviceIdFrom, DeviceIdRule};
+pub use identity::IdentityPolicy;
 pub use error::{RecordError, RecordErrorKind, SUPPORTED_VERSION, SenmlError};
 pub use resolve::{Item, RELATIVE_TIME_LIMIT_SECONDS, Record, Value, decode, is_valid_name};

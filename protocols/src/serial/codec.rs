@@ -45,6 +45,10 @@ pub enum SerialCodec {
     /// Masimo Radical/Rad "ASCII 1" text lines (9600 8N1, one line a second).
     #[default]
     MasimoAscii1,
+    /// IHE PCD-01 (HL7 v2 ORU^R01) in MLLP frames, each answered with an ACK on the same line
+    /// once durable: run by [`run_mllp_port`](super::run_mllp_port), not by the line driver.
+    #[serde(rename = "pcd01-mllp", alias = "pcd01_mllp")]
+    Pcd01Mllp,
 }
 
 /// The two halves a port's bytes go through: framing, then decoding.
@@ -74,16 +78,26 @@ impl SerialCodec {
     pub const fn as_str(self) -> &'static str {
         match self {
             SerialCodec::MasimoAscii1 => "masimo_ascii1",
+            SerialCodec::Pcd01Mllp => "pcd01-mllp",
         }
     }
 
     /// A fresh framer and decoder for one port.
     ///
-    /// Errors: [`TimeError::UnknownZone`] for a zone that is not an IANA name.
-    pub fn build(self, settings: CodecSettings<'_>) -> Result<PortCodec, TimeError> {
+    /// Errors: [`super::Error::InvalidConfig`] for a zone that is not an IANA name (`time_zone`),
+    /// or a codec that answers its sender (`codec`: `pcd01-mllp` runs with
+    /// [`run_mllp_port`](super::run_mllp_port)).
+    pub fn build(self, settings: CodecSettings<'_>) -> Result<PortCodec, super::Error> {
+        let zone_error =
+            |e: TimeError| super::Error::InvalidConfig { field: "time_zone", message: e.to_string() };
         match self {
+            SerialCodec::Pcd01Mllp => Err(super::Error::InvalidConfig {
+                field: "codec",
+                message: "pcd01-mllp ports acknowledge each message: run them with run_mllp_port".into(),
+            }),
             SerialCodec::MasimoAscii1 => {
-                let decoder = MasimoDecoder::new(settings.origin, settings.device_id, settings.time_zone)?;
+                let decoder =
+                    MasimoDecoder::new(settings.origin, settings.device_id, settings.time_zone).map_err(zone_error)?;
                 Ok(PortCodec {
                     framer: Box::new(LineFramer::new(settings.max_frame_bytes)),
                     decoder: Box::new(decoder),

@@ -36,12 +36,14 @@
 mod codec;
 mod config;
 mod framing;
+mod mllp_port;
 mod source;
 mod stats;
 
 pub use codec::{CodecSettings, FrameDecoder, FrameOutcome, PortCodec, SerialCodec};
 pub use config::{DEFAULT_TIME_ZONE, FlowControl, Parity, SerialConfig};
 pub use framing::{DEFAULT_MAX_LINE_BYTES, Framer, LineFramer};
+pub use mllp_port::run_mllp_port;
 pub use source::{BACKOFF_MIN, FEED_RETRY_MAX, READ_BUFFER_BYTES, SerialSource, run, spawn};
 pub use stats::{PortState, SerialStats, SerialStatsSnapshot};
 

@@ -86,10 +86,7 @@ impl SerialSource {
         stats: Arc<SerialStats>,
     ) -> Result<SerialSource, Error> {
         let builder = config.port_builder()?;
-        let PortCodec { framer, decoder } = config
-            .codec
-            .build(config.codec_settings())
-            .map_err(|e| Error::InvalidConfig { field: "time_zone", message: e.to_string() })?;
+        let PortCodec { framer, decoder } = config.codec.build(config.codec_settings())?;
         Ok(SerialSource {
             path: config.path.clone(),
             builder,
@@ -141,6 +138,7 @@ impl SerialSource {
             match open(self.builder.clone()).await {
                 Ok(stream) => {
                     self.stats.set_state(PortState::Connected);
+                    self.stats.set_retry_in(0);
                     if opened_before {
                         self.stats.count_reconnect();
                     }
@@ -154,6 +152,7 @@ impl SerialSource {
                             self.reset_framer();
                             self.stats.set_state(PortState::Disconnected);
                             self.stats.count_disconnect();
+                            self.stats.set_last_error(format!("port lost: {why}"));
                             warn!(error = %why, retry_in_ms = backoff.as_millis() as u64, "serial port lost; reopening");
                         }
                         Err(e) => break Err(e),
@@ -161,6 +160,7 @@ impl SerialSource {
                 }
                 Err(error) => {
                     self.stats.count_open_failure();
+                    self.stats.set_last_error(format!("cannot open: {error}"));
                     failures_in_a_row += 1;
                     if failures_in_a_row == 1 {
                         warn!(%error, "cannot open the serial port; retrying with backoff");
@@ -170,6 +170,7 @@ impl SerialSource {
                 }
             }
             self.stats.set_state(PortState::Disconnected);
+            self.stats.set_retry_in(backoff.as_millis() as u64);
             self.reset_framer();
             tokio::select! {
                 biased;
@@ -226,6 +227,7 @@ impl SerialSource {
         }
         self.count_discarded();
         self.stats.count_frames(frames, malformed, batch.readings.len(), batch.dead_letters.len(), now);
+        self.stats.note_devices(batch.readings.iter().map(|r| &*r.device_id));
         batch
     }
 

@@ -53,6 +53,9 @@ pub struct SerialStats {
     feed_failures: AtomicU64,
     /// µs since the epoch; 0 before the first reading.
     last_reading_at: AtomicI64,
+    retry_in_ms: AtomicU64,
+    last_error: std::sync::Mutex<Option<String>>,
+    devices: std::sync::Mutex<std::collections::BTreeSet<String>>,
 }
 
 /// A copy of [`SerialStats`] for display.
@@ -148,6 +151,48 @@ impl SerialStats {
 
     pub(crate) fn count_open_failure(&self) {
         self.open_failures.fetch_add(1, Relaxed);
+    }
+
+    /// The latest error (port lost, open failure), if any; kept after a reconnect.
+    pub fn last_error(&self) -> Option<String> {
+        self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// The pause before the next open attempt while the port is down, ms (0 when open).
+    pub fn retry_in_ms(&self) -> u64 {
+        self.retry_in_ms.load(Relaxed)
+    }
+
+    /// The device ids the port's readings carried so far, sorted.
+    pub fn devices(&self) -> Vec<String> {
+        self.devices.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned().collect()
+    }
+
+    /// Records readings a handler stored for this port (ports whose frames are decoded by the
+    /// handler, such as `pcd01-mllp`): `readings` readings of `devices` received at `at`.
+    pub fn record_readings<'a>(&self, readings: u64, devices: impl Iterator<Item = &'a str>, at: Micros) {
+        self.readings.fetch_add(readings, Relaxed);
+        if readings > 0 {
+            self.last_reading_at.store(at, Relaxed);
+        }
+        self.note_devices(devices);
+    }
+
+    pub(crate) fn note_devices<'a>(&self, ids: impl Iterator<Item = &'a str>) {
+        let mut devices = self.devices.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        for id in ids {
+            if !devices.contains(id) {
+                devices.insert(id.to_owned());
+            }
+        }
+    }
+
+    pub(crate) fn set_last_error(&self, error: String) {
+        *self.last_error.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(error);
+    }
+
+    pub(crate) fn set_retry_in(&self, ms: u64) {
+        self.retry_in_ms.store(ms, Relaxed);
     }
 
     pub(crate) fn count_feed_failure(&self) {

@@ -12,6 +12,13 @@
 //! RTU, with those faults on every unit (silence on the units named), prints one line
 //! `listening on ADDR` (the bound address, so port 0 works; the port path for RTU) once it
 //! answers, and runs until Ctrl-C or a listener or port error.
+//!
+//! `wardsim pcd01 (--tcp HOST:PORT | --serial PATH [--baud B]) [--file PATH]... [--count N]
+//! [--device EUI64]` is a PCD-01 gateway (`wardstream_simulators::pcd01`): it sends each file's
+//! ORU^R01, then `--count` generated ones (heart rate and SpO2 of `--device`, one second apart, the
+//! last one now), in
+//! MLLP frames, waiting for each ACK; it prints one JSON line per message (`control_id`, `code`,
+//! `acked_control_id`) and exits non-zero unless every ACK is `AA` for its message.
 
 use anyhow::{Context, Result};
 use chrono::NaiveDateTime;
@@ -54,6 +61,31 @@ enum Command {
         /// The first MIMIC-II frame replayed (one frame per line, wrapping at the end).
         #[arg(long, default_value_t = 0)]
         frame: usize,
+    },
+    /// A PCD-01 gateway: ORU^R01 in MLLP frames over TCP or a serial line, waiting for each ACK.
+    #[command(group(clap::ArgGroup::new("target").required(true).args(["tcp", "serial"])))]
+    Pcd01 {
+        /// wardstream's PCD-01 listener, `HOST:PORT`.
+        #[arg(long)]
+        tcp: Option<String>,
+        /// A serial port or pseudo-terminal (8N1) of a `codec = "pcd01-mllp"` port.
+        #[arg(long)]
+        serial: Option<String>,
+        /// Serial line speed in baud.
+        #[arg(long, default_value_t = 115_200)]
+        baud: u32,
+        /// An HL7 file to send (repeatable), before the generated messages.
+        #[arg(long)]
+        file: Vec<std::path::PathBuf>,
+        /// Generated messages to send after the files.
+        #[arg(long, default_value_t = 0)]
+        count: u64,
+        /// EUI-64 of the generated messages' monitor (MSH-3).
+        #[arg(long, default_value = "0A0B0C0D0E0F1011")]
+        device: String,
+        /// Longest wait for one ACK, seconds.
+        #[arg(long, default_value_t = 30)]
+        ack_timeout: u64,
     },
     /// A Modbus slave: a blood fridge (unit 1) and an incubator (unit 2), over TCP or RTU.
     #[command(group(clap::ArgGroup::new("transport").required(true).args(["listen", "rtu"])))]
@@ -107,6 +139,39 @@ fn parse_start(s: &str) -> Result<NaiveDateTime, String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     match Cli::parse().command {
+        Command::Pcd01 { tcp, serial, baud, file, count, device, ack_timeout } => {
+            use wardstream_simulators::pcd01;
+            let mut messages = file.iter().map(|f| pcd01::message_from_file(f)).collect::<Result<Vec<_>>>()?;
+            let now = chrono::Utc::now();
+            // One second apart, the last one now (whole seconds: HL7 times here are to the second).
+            let now = now - chrono::TimeDelta::nanoseconds(i64::from(chrono::Timelike::nanosecond(&now)));
+            messages.extend((1..=count).map(|k| {
+                let back = i64::try_from(count - k).unwrap_or(i64::MAX).min(86_400);
+                pcd01::generated_message(&device, k, now - chrono::TimeDelta::seconds(back))
+            }));
+            let timeout = std::time::Duration::from_secs(ack_timeout.max(1));
+            let acks = match (tcp, serial) {
+                (Some(address), _) => {
+                    let mut stream = tokio::net::TcpStream::connect(&address)
+                        .await
+                        .with_context(|| format!("connecting to {address}"))?;
+                    pcd01::send_all(&mut stream, &messages, timeout).await?
+                }
+                (None, Some(path)) => {
+                    use tokio_serial::SerialPortBuilderExt;
+                    let mut port =
+                        tokio_serial::new(&path, baud).open_native_async().with_context(|| format!("opening {path}"))?;
+                    pcd01::send_all(&mut port, &messages, timeout).await?
+                }
+                (None, None) => anyhow::bail!("--tcp or --serial is required"),
+            };
+            for ack in &acks {
+                println!("{}", serde_json::to_string(ack)?);
+            }
+            let bad = acks.iter().filter(|a| a.code != "AA" || a.acked_control_id != a.control_id).count();
+            anyhow::ensure!(bad == 0, "{bad} of {} messages not accepted", acks.len());
+            Ok(())
+        }
         Command::Serial { port, rate, count, faults, baud, sn, start, frame } => {
             let start = start.unwrap_or_else(|| {
                 let now = chrono::Local::now().naive_local();

@@ -40,7 +40,7 @@ impl Faults {
 
     /// Whether the fault with period `every` hits line `index` (1-based).
     pub fn hits(every: Option<u64>, index: u64) -> bool {
-        every.is_some_and(|n| n > 0 && index % n == 0)
+        every.is_some_and(|n| n > 0 && index.is_multiple_of(n))
     }
 }
 

@@ -135,11 +135,11 @@ impl Outbox {
 
     /// rumqttc holds a publish back until `pkid` is acknowledged (`Outgoing::AwaitAck`).
     pub fn on_await_ack(&mut self, pkid: u16) {
-        if let Some(message) = self.queued.pop_front() {
-            if let Some((_, earlier)) = self.collided.replace((pkid, message)) {
-                warn!(device = %self.device, pkid, "Second collision before the first resolved");
-                self.requeue(vec![earlier]);
-            }
+        if let Some(message) = self.queued.pop_front()
+            && let Some((_, earlier)) = self.collided.replace((pkid, message))
+        {
+            warn!(device = %self.device, pkid, "Second collision before the first resolved");
+            self.requeue(vec![earlier]);
         }
     }
 

@@ -176,11 +176,16 @@ impl Compactor {
     /// from `now`) and later ones only with `include_today`. A partition that fails is logged,
     /// counted and skipped.
     pub fn compact_all(&self, now: Micros) -> Result<CompactionRun> {
+        self.compact_tables(&Table::ALL, now)
+    }
+
+    /// [`compact_all`](Self::compact_all) restricted to `tables`.
+    pub fn compact_tables(&self, tables: &[Table], now: Micros) -> Result<CompactionRun> {
         let _guard = CompactionGuard::try_acquire(&self.data_dir)?;
         let recovery = self.recover_locked()?;
         let today = format_day(utc_day(now));
         let mut run = CompactionRun { recovery, ..CompactionRun::default() };
-        for table in Table::ALL {
+        for &table in tables {
             for date in partition_dates(&self.data_dir, table)? {
                 if !self.config.include_today && date >= today {
                     continue;

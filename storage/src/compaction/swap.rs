@@ -121,9 +121,7 @@ fn discard(dir: &Path, staged: &[StagedFile], renamed: usize) {
             clean = false;
         }
     }
-    if clean {
-        if let Err(error) = sync_dir(dir).map_err(CompactionError::from).and_then(|()| remove_intent(dir)) {
-            tracing::error!(%error, "Could not remove the intent of an abandoned compaction; recovery will");
-        }
+    if clean && let Err(error) = sync_dir(dir).map_err(CompactionError::from).and_then(|()| remove_intent(dir)) {
+        tracing::error!(%error, "Could not remove the intent of an abandoned compaction; recovery will");
     }
 }

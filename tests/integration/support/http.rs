@@ -10,6 +10,7 @@ use std::time::Duration;
 pub struct Response {
     pub status: u16,
     pub content_type: String,
+    pub www_authenticate: Option<String>,
     pub body: String,
 }
 
@@ -32,10 +33,24 @@ pub fn put(addr: SocketAddr, path: &str, body: &serde_json::Value) -> Response {
 }
 
 fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&serde_json::Value>) -> Response {
+    request_as(addr, method, path, body, Some(super::ADMIN_TOKEN))
+}
+
+/// A request with `token` as the bearer token (none: no `Authorization` header).
+pub fn request_as(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    body: Option<&serde_json::Value>,
+    token: Option<&str>,
+) -> Response {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
     let body = body.map(|b| b.to_string()).unwrap_or_default();
-    let content = if body.is_empty() { String::new() } else { "Content-Type: application/json\r\n".to_owned() };
+    let mut content = if body.is_empty() { String::new() } else { "Content-Type: application/json\r\n".to_owned() };
+    if let Some(token) = token {
+        content.push_str(&format!("Authorization: Bearer {token}\r\n"));
+    }
     write!(
         stream,
         "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n{content}Content-Length: {}\r\n\r\n{body}",
@@ -57,7 +72,12 @@ fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&serde_json:
     } else {
         rest.to_owned()
     };
-    Response { status, content_type: header("content-type").unwrap_or_default(), body }
+    Response {
+        status,
+        content_type: header("content-type").unwrap_or_default(),
+        www_authenticate: header("www-authenticate"),
+        body,
+    }
 }
 
 fn dechunk(mut rest: &str) -> String {
@@ -75,9 +95,18 @@ fn dechunk(mut rest: &str) -> String {
 
 /// Opens an SSE stream and returns the connected socket (headers consumed up to the blank line).
 pub fn open_stream(addr: SocketAddr, path: &str) -> TcpStream {
+    open_stream_as(addr, path, super::ADMIN_TOKEN)
+}
+
+/// [`open_stream`] with `token`.
+pub fn open_stream_as(addr: SocketAddr, path: &str, token: &str) -> TcpStream {
     let mut stream = TcpStream::connect(addr).unwrap();
     stream.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    write!(stream, "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n").unwrap();
+    write!(
+        stream,
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\nAuthorization: Bearer {token}\r\n\r\n"
+    )
+    .unwrap();
     let mut head = Vec::new();
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {

@@ -5,6 +5,7 @@ pub mod http;
 pub mod mosquitto;
 pub mod persistent_mosquitto;
 pub mod publisher;
+pub mod tls_mosquitto;
 pub mod wardstream_process;
 
 use std::path::{Path, PathBuf};
@@ -29,14 +30,48 @@ pub fn wardstream_bin() -> PathBuf {
     bin
 }
 
-/// A service configuration for tests: one MQTT source on `url`, a fast flush.
+/// The bearer token every test request sends unless it says otherwise (role `admin`); every test
+/// configuration holds its hash ([`test_auth`], [`AUTH_TOML`]).
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789abcdef";
+
+/// `[auth]` for tests: [`ADMIN_TOKEN`] as `admin`.
+pub fn test_auth() -> wardstream_ingest::auth::AuthSettings {
+    wardstream_ingest::auth::AuthSettings {
+        tokens: vec![wardstream_ingest::auth::settings::TokenEntry {
+            name: "test-admin".into(),
+            role: wardstream_ingest::auth::Role::Admin,
+            wards: vec![],
+            sha256: Some(wardstream_ingest::auth::tokens::sha256_hex(ADMIN_TOKEN)),
+            token_file: None,
+            token_env: None,
+        }],
+        ..Default::default()
+    }
+}
+
+/// [`test_auth`] as TOML, for configuration files (the hash of [`ADMIN_TOKEN`]).
+pub const AUTH_TOML: &str = "\n[[auth.tokens]]\nname = \"test-admin\"\nrole = \"admin\"\n\
+     sha256 = \"ADMIN_SHA256\"\n";
+
+/// [`AUTH_TOML`] with the hash filled in.
+pub fn auth_toml() -> String {
+    AUTH_TOML.replace("ADMIN_SHA256", &wardstream_ingest::auth::tokens::sha256_hex(ADMIN_TOKEN))
+}
+
+/// A service configuration for tests: one MQTT source on `url`, a fast flush, the HTTP API on a
+/// free port with [`test_auth`].
 pub fn service_config(data_dir: &Path, url: &str, client_id: &str) -> Config {
     Config {
         storage: StorageConfig { flush_interval_ms: 200, ..StorageConfig::test_config(data_dir) },
         pipeline: PipelineConfig { queue_capacity: 64, workers: 2, tick_ms: 20, ..PipelineConfig::default() },
         mqtt: vec![MqttConfig { client_id: client_id.into(), ..MqttConfig::test_config(url) }],
         // Tests run in parallel: every service gets its own free port.
-        http: wardstream_ingest::config::HttpSettings { enabled: true, listen: "127.0.0.1:0".into() },
+        http: wardstream_ingest::config::HttpSettings {
+            enabled: true,
+            listen: "127.0.0.1:0".into(),
+            ..wardstream_ingest::config::HttpSettings::default()
+        },
+        auth: test_auth(),
         ..Config::default()
     }
 }
