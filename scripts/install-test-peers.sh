@@ -11,6 +11,7 @@ missing_apt=()
 [ -x /usr/sbin/mosquitto ] || command -v mosquitto >/dev/null 2>&1 || missing_apt+=(mosquitto)
 command -v mosquitto_pub >/dev/null 2>&1 || missing_apt+=(mosquitto-clients)
 command -v socat >/dev/null 2>&1 || missing_apt+=(socat)
+command -v curl >/dev/null 2>&1 || missing_apt+=(curl)   # HTTPS checks (tls_listeners)
 if [ ${#missing_apt[@]} -gt 0 ]; then
   echo "installing ${missing_apt[*]}"
   as_root apt-get update -qq

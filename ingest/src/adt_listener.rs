@@ -31,6 +31,10 @@ pub struct AdtSettings {
     pub max_frame_bytes: usize,
     /// A connection silent this long is closed, seconds (0: never). Default 300.
     pub idle_timeout_s: u64,
+    /// PEM certificate (chain) for MLLP over TLS; with `tls_key_file`, the listener speaks only TLS.
+    pub tls_cert_file: Option<std::path::PathBuf>,
+    /// PEM private key for MLLP over TLS.
+    pub tls_key_file: Option<std::path::PathBuf>,
     /// IANA zone of event times sent without a UTC offset. Default `UTC`.
     pub time_zone: String,
 }
@@ -42,6 +46,8 @@ impl Default for AdtSettings {
             listen: m.listen,
             max_frame_bytes: m.max_frame_bytes,
             idle_timeout_s: m.idle_timeout_s,
+            tls_cert_file: None,
+            tls_key_file: None,
             time_zone: "UTC".into(),
         }
     }

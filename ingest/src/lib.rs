@@ -46,6 +46,7 @@ pub mod settings;
 pub mod sql_api;
 pub mod sql_view;
 pub mod timeline;
+pub mod tls;
 
 pub use config::Config;
 pub use service::{Service, ServiceStats};

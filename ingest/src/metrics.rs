@@ -288,6 +288,11 @@ impl MetricsRegistry {
                     .collect(),
             });
             families.push(counter("wardstream_adt_bytes_discarded_total", "Bytes outside MLLP frames.", a.bytes_discarded));
+            families.push(counter(
+                "wardstream_adt_tls_handshake_failures_total",
+                "ADT listener TLS handshakes that failed (each ended only its connection).",
+                a.tls_handshake_failures,
+            ));
         }
         if let Some(attach) = &parts.attach {
             use std::sync::atomic::Ordering::Relaxed;

@@ -242,7 +242,13 @@ impl Service {
         metrics.set_drivers(Arc::clone(&drivers_board));
         let (stop, stopped) = watch::channel(false);
         let http = if config.http.enabled {
-            Some(start_http(&config.http.listen, state.clone(), stopped.clone()).await?)
+            let tls = crate::tls::configured(
+                "http",
+                config.http.tls_cert_file.as_deref(),
+                config.http.tls_key_file.as_deref(),
+                &[b"http/1.1"],
+            )?;
+            Some(start_http(&config.http.listen, tls, state.clone(), stopped.clone()).await?)
         } else {
             None
         };
@@ -252,18 +258,18 @@ impl Service {
                 let handler = Arc::new(AdtHandler::new(Arc::clone(&associations), Arc::clone(&clock), zone));
                 let stats = Arc::new(MllpStats::new());
                 metrics.set_adt(Arc::clone(&stats));
+                let tls = crate::tls::configured(
+                    "adt",
+                    settings.tls_cert_file.as_deref(),
+                    settings.tls_key_file.as_deref(),
+                    &[],
+                )?;
                 let listener = tokio::net::TcpListener::bind(&settings.listen)
                     .await
                     .with_context(|| format!("binding the ADT listener on {}", settings.listen))?;
                 let address = listener.local_addr()?;
-                tracing::info!(%address, "ADT listener (HL7 MLLP) ready");
-                let mllp_config = settings.mllp();
-                let task_stats = Arc::clone(&stats);
-                let shutdown = stopped.clone();
-                let task =
-                    tokio::spawn(
-                        async move { mllp::serve(listener, &mllp_config, handler, task_stats, shutdown).await },
-                    );
+                tracing::info!(%address, tls = tls.is_some(), "ADT listener (HL7 MLLP) ready");
+                let task = spawn_mllp(listener, settings.mllp(), tls, handler, Arc::clone(&stats), stopped.clone());
                 Some((task, stats, address))
             }
             None => None,
@@ -279,19 +285,19 @@ impl Service {
                     Arc::default(),
                 ));
                 let stats = Arc::new(MllpStats::new());
+                let tls = crate::tls::configured(
+                    "pcd01",
+                    settings.tls_cert_file.as_deref(),
+                    settings.tls_key_file.as_deref(),
+                    &[],
+                )?;
                 let listener = tokio::net::TcpListener::bind(&settings.listen)
                     .await
                     .with_context(|| format!("binding the PCD-01 listener on {}", settings.listen))?;
                 let address = listener.local_addr()?;
-                tracing::info!(%address, "PCD-01 listener (HL7 MLLP) ready");
+                tracing::info!(%address, tls = tls.is_some(), "PCD-01 listener (HL7 MLLP) ready");
                 drivers_board.drivers.set_pcd01(&address.to_string(), Arc::clone(&stats));
-                let mllp_config = settings.mllp();
-                let task_stats = Arc::clone(&stats);
-                let shutdown = stopped.clone();
-                let task =
-                    tokio::spawn(
-                        async move { mllp::serve(listener, &mllp_config, handler, task_stats, shutdown).await },
-                    );
+                let task = spawn_mllp(listener, settings.mllp(), tls, handler, Arc::clone(&stats), stopped.clone());
                 Some((task, stats, address))
             }
             None => None,
@@ -534,8 +540,26 @@ fn place_configured_devices(associations: &Associations, config: &Config, now: i
     Ok(())
 }
 
+/// Serves one MLLP listener in a task, over TLS when `tls` is set.
+fn spawn_mllp<H: mllp::MllpHandler>(
+    listener: tokio::net::TcpListener,
+    config: mllp::MllpConfig,
+    tls: Option<tokio_rustls::TlsAcceptor>,
+    handler: Arc<H>,
+    stats: Arc<MllpStats>,
+    shutdown: watch::Receiver<bool>,
+) -> JoinHandle<Result<(), mllp::MllpError>> {
+    tokio::spawn(async move {
+        match tls {
+            Some(acceptor) => mllp::serve_tls(listener, &config, acceptor, handler, stats, shutdown).await,
+            None => mllp::serve(listener, &config, handler, stats, shutdown).await,
+        }
+    })
+}
+
 async fn start_http(
     listen: &str,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     state: AppState,
     mut stopped: watch::Receiver<bool>,
 ) -> anyhow::Result<(JoinHandle<()>, SocketAddr)> {
@@ -553,7 +577,17 @@ async fn start_http(
         };
         // With connection info: the client address goes into audit records.
         let app = app.into_make_service_with_connect_info::<SocketAddr>();
-        if let Err(e) = axum::serve(listener, app).with_graceful_shutdown(shutdown).await {
+        let served = match tls {
+            Some(acceptor) => {
+                use axum::serve::ListenerExt;
+                let stats = Arc::new(crate::tls::TlsStats::default());
+                // tap_io: ConnectInfo<SocketAddr> is implemented for tapped listeners.
+                let listener = crate::tls::TlsListener::new(listener, acceptor, stats).tap_io(|_| {});
+                axum::serve(listener, app).with_graceful_shutdown(shutdown).await
+            }
+            None => axum::serve(listener, app).with_graceful_shutdown(shutdown).await,
+        };
+        if let Err(e) = served {
             tracing::error!(error = %e, "HTTP API stopped");
         }
     });

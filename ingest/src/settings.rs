@@ -61,11 +61,21 @@ pub struct HttpSettings {
     pub listen: String,
     /// Largest request body accepted, bytes (larger: 413). Default 65536 (64 KiB).
     pub max_body_bytes: usize,
+    /// PEM certificate (chain) for HTTPS; with `tls_key_file`, the API speaks only TLS.
+    pub tls_cert_file: Option<PathBuf>,
+    /// PEM private key for HTTPS.
+    pub tls_key_file: Option<PathBuf>,
 }
 
 impl Default for HttpSettings {
     fn default() -> Self {
-        HttpSettings { enabled: true, listen: "127.0.0.1:8080".into(), max_body_bytes: 64 * 1024 }
+        HttpSettings {
+            enabled: true,
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 64 * 1024,
+            tls_cert_file: None,
+            tls_key_file: None,
+        }
     }
 }
 

@@ -80,7 +80,7 @@ async fn the_python_hl7_client_admits_transfers_and_discharges_the_sample_patien
             "",
             "",
             "unsupported ADT trigger event \"A99\" in MSH-9.2 (supported: A01 A02 A03 A04 A08 A11 A12 A13 A17)",
-            "not an HL7 v2 message: it must start with an MSH segment, but starts with \"this is \"",
+            "not an HL7 v2 message: it must start with an MSH segment, but starts with \"thi\"",
         ]
     );
     let stats = service.adt_stats().unwrap().snapshot();

@@ -31,4 +31,6 @@ mod security_matrix;
 mod security_process;
 mod recovery_replay;
 mod wardsim_pcd01;
+mod logs_privacy;
+mod tls_listeners;
 mod support;

@@ -75,8 +75,8 @@ fn unparsable_bytes_get_an_ar_without_msa_2() {
     assert_eq!(
         ack,
         "MSH|^~\\&|||||20231114221320+0000||ACK^^ACK|U1|P|2.5\r\
-         MSA|AR||not an HL7 v2 message: it must start with an MSH segment, but starts with \"garbage\"\r\
-         ERR|||100^Segment sequence error^HL70357|E||||not an HL7 v2 message: it must start with an MSH segment, but starts with \"garbage\"\r"
+         MSA|AR||not an HL7 v2 message: it must start with an MSH segment, but starts with \"gar\"\r\
+         ERR|||100^Segment sequence error^HL70357|E||||not an HL7 v2 message: it must start with an MSH segment, but starts with \"gar\"\r"
     );
     let parsed = Message::parse(ack.as_bytes()).unwrap();
     let msa = parsed.segment("MSA").unwrap();

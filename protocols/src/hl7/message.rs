@@ -50,7 +50,7 @@ impl Message {
         let start = text.len() - text.trim_start_matches(|c: char| c == '\u{feff}' || c.is_whitespace()).len();
         let body = &text[start..];
         if !body.starts_with("MSH") {
-            let found: String = body.chars().take(8).collect();
+            let found: String = body.chars().take(3).collect();
             return Err(Hl7Error::NoMsh { found });
         }
         let field = match body[3..].chars().next() {

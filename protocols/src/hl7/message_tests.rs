@@ -108,7 +108,7 @@ fn unusable_headers_are_errors_that_say_why() {
     }
     assert_eq!(
         Message::parse(b"PID|1").unwrap_err().to_string(),
-        "not an HL7 v2 message: it must start with an MSH segment, but starts with \"PID|1\""
+        "not an HL7 v2 message: it must start with an MSH segment, but starts with \"PID\""
     );
 }
 

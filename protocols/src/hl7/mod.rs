@@ -50,7 +50,8 @@ pub enum Hl7Error {
     /// The message does not start with an `MSH` segment.
     #[error("not an HL7 v2 message: it must start with an MSH segment, but starts with {found:?}")]
     NoMsh {
-        /// The first few characters (at most 8).
+        /// The first three characters (a segment id at most: never enough to carry patient data
+        /// into a log or an ACK).
         found: String,
     },
     /// The `MSH` segment ends before its field separator or its encoding characters.

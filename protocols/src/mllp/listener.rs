@@ -15,6 +15,10 @@
 //! - a handler that panics: that connection ends without an ACK (the sender will resend),
 //!   counted in `handler_panics`.
 //!
+//! With TLS ([`serve_tls`]) each connection's handshake runs in its own task (bounded by
+//! `idle_timeout_s`); a failed handshake is logged, counted in `tls_handshake_failures` and
+//! ends only that connection.
+//!
 //! Shutdown: when the `watch` value becomes `true` (or its sender is dropped) the listener stops
 //! accepting; each connection finishes and acknowledges the message it is handling, then
 //! closes; [`serve`] returns when all have.
@@ -25,10 +29,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
 use tokio::task::{JoinError, JoinSet};
+use tokio_rustls::TlsAcceptor;
 use tracing::{debug, warn};
 use wardstream_pipeline::{Clock, SystemClock};
 
@@ -76,6 +81,30 @@ pub async fn serve<H: MllpHandler>(
     config: &MllpConfig,
     handler: Arc<H>,
     stats: Arc<MllpStats>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), MllpError> {
+    serve_with(listener, config, None, handler, stats, shutdown).await
+}
+
+/// As [`serve`], over TLS: every accepted connection first completes a TLS handshake with
+/// `acceptor` (a failed one is logged and counted, and ends only that connection).
+pub async fn serve_tls<H: MllpHandler>(
+    listener: TcpListener,
+    config: &MllpConfig,
+    acceptor: TlsAcceptor,
+    handler: Arc<H>,
+    stats: Arc<MllpStats>,
+    shutdown: watch::Receiver<bool>,
+) -> Result<(), MllpError> {
+    serve_with(listener, config, Some(acceptor), handler, stats, shutdown).await
+}
+
+async fn serve_with<H: MllpHandler>(
+    listener: TcpListener,
+    config: &MllpConfig,
+    tls: Option<TlsAcceptor>,
+    handler: Arc<H>,
+    stats: Arc<MllpStats>,
     mut shutdown: watch::Receiver<bool>,
 ) -> Result<(), MllpError> {
     config.validate()?;
@@ -98,7 +127,7 @@ pub async fn serve<H: MllpHandler>(
                         handler: Arc::clone(&handler),
                         stats: Arc::clone(&stats),
                     };
-                    tasks.spawn(conn.run(stream, shutdown.clone(), open));
+                    tasks.spawn(conn.start(stream, tls.clone(), shutdown.clone(), open));
                 }
                 Err(error) => {
                     stats.io_error();
@@ -171,7 +200,38 @@ struct Connection<H> {
 }
 
 impl<H: MllpHandler> Connection<H> {
-    async fn run(self, mut stream: TcpStream, mut shutdown: watch::Receiver<bool>, _open: Open) {
+    /// Runs the connection, after the TLS handshake when `tls` is set.
+    async fn start(self, stream: TcpStream, tls: Option<TlsAcceptor>, mut shutdown: watch::Receiver<bool>, open: Open) {
+        let Some(acceptor) = tls else {
+            return self.run(stream, shutdown, open).await;
+        };
+        let handshake = async {
+            match self.settings.idle {
+                Some(idle) => tokio::time::timeout(idle, acceptor.accept(stream)).await.unwrap_or_else(|_| {
+                    Err(std::io::Error::new(std::io::ErrorKind::TimedOut, "TLS handshake timed out"))
+                }),
+                None => acceptor.accept(stream).await,
+            }
+        };
+        let handshake = tokio::select! {
+            done = handshake => done,
+            () = stopped(&mut shutdown) => return,
+        };
+        match handshake {
+            Ok(stream) => self.run(stream, shutdown, open).await,
+            Err(error) => {
+                self.stats.tls_handshake_failure();
+                warn!(peer = %self.peer, %error, "MLLP TLS handshake failed; connection closed");
+            }
+        }
+    }
+
+    async fn run<S: AsyncRead + AsyncWrite + Unpin>(
+        self,
+        mut stream: S,
+        mut shutdown: watch::Receiver<bool>,
+        _open: Open,
+    ) {
         let peer = self.peer;
         let mut decoder = MllpDecoder::new(self.settings.max_frame_bytes);
         let mut buf = vec![0u8; READ_BUFFER_BYTES];
@@ -182,7 +242,11 @@ impl<H: MllpHandler> Connection<H> {
                     Decoded::Frame(bytes) => self.respond(bytes).await,
                     Decoded::Oversize { len, head } => self.oversize(len, &head),
                 };
-                if let Err(error) = stream.write_all(&encode(ack.as_bytes())).await {
+                let written = match stream.write_all(&encode(ack.as_bytes())).await {
+                    Ok(()) => stream.flush().await,
+                    Err(error) => Err(error),
+                };
+                if let Err(error) = written {
                     self.stats.io_error();
                     debug!(%peer, %error, "MLLP write failed; closing the connection");
                     return;
@@ -276,7 +340,11 @@ impl<H: MllpHandler> Connection<H> {
 }
 
 /// One read, or `None` when `idle` passes first.
-async fn read_within(stream: &mut TcpStream, buf: &mut [u8], idle: Option<Duration>) -> Option<std::io::Result<usize>> {
+async fn read_within<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    buf: &mut [u8],
+    idle: Option<Duration>,
+) -> Option<std::io::Result<usize>> {
     match idle {
         Some(idle) => tokio::time::timeout(idle, stream.read(buf)).await.ok(),
         None => Some(stream.read(buf).await),

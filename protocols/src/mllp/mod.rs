@@ -5,7 +5,7 @@
 //!   a message.
 //! - [`MllpConfig`] (`config`): listen address, maximum frame size, idle timeout (serde,
 //!   unknown fields rejected).
-//! - [`serve`] / [`run`] (`listener`): the tokio accept loop, one task per connection, each
+//! - [`serve`] / [`run`] / [`serve_tls`] (`listener`): the tokio accept loop, one task per connection, each
 //!   message parsed ([`Message`](crate::hl7::Message)) and given to an [`MllpHandler`]; the
 //!   ACK ([`crate::hl7::ack`]) is written after the handler's future resolves.
 //! - [`MllpStats`] (`stats`): counters (connections, frames, ACKs by code, bytes discarded).
@@ -40,7 +40,7 @@ mod stats;
 pub use crate::hl7::ack::{AckCode, ErrorCode, Reply};
 pub use codec::{Decoded, MllpDecoder, encode};
 pub use config::{DEFAULT_LISTEN, MllpConfig};
-pub use listener::{MllpHandler, run, serve};
+pub use listener::{MllpHandler, run, serve, serve_tls};
 pub use stats::{MllpStats, MllpStatsSnapshot};
 
 /// Errors of the MLLP listener. Nothing a peer sends is among them: those are answered and

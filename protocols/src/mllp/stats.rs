@@ -20,6 +20,7 @@ pub struct MllpStats {
     idle_timeouts: AtomicU64,
     io_errors: AtomicU64,
     handler_panics: AtomicU64,
+    tls_handshake_failures: AtomicU64,
 }
 
 /// A copy of [`MllpStats`].
@@ -51,6 +52,8 @@ pub struct MllpStatsSnapshot {
     pub io_errors: u64,
     /// Connections ended by a panicking handler (the message was not acknowledged).
     pub handler_panics: u64,
+    /// Connections whose TLS handshake failed (TLS listeners only; each ends that connection).
+    pub tls_handshake_failures: u64,
 }
 
 impl MllpStats {
@@ -75,6 +78,7 @@ impl MllpStats {
             idle_timeouts: self.idle_timeouts.load(Relaxed),
             io_errors: self.io_errors.load(Relaxed),
             handler_panics: self.handler_panics.load(Relaxed),
+            tls_handshake_failures: self.tls_handshake_failures.load(Relaxed),
         }
     }
 
@@ -122,6 +126,10 @@ impl MllpStats {
 
     pub(crate) fn io_error(&self) {
         self.io_errors.fetch_add(1, Relaxed);
+    }
+
+    pub(crate) fn tls_handshake_failure(&self) {
+        self.tls_handshake_failures.fetch_add(1, Relaxed);
     }
 
     pub(crate) fn handler_panic(&self) {
