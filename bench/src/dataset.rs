@@ -112,7 +112,11 @@ impl Hospital {
 
     /// The bed of monitor `i`: 40 beds a ward, two a room.
     pub fn bed(i: u32) -> BedRef {
-        BedRef { ward: format!("W{:02}", i / 40 + 1), room: format!("{}", 100 + (i % 40) / 2), bed: ["A", "B"][(i % 2) as usize].to_owned() }
+        BedRef {
+            ward: format!("W{:02}", i / 40 + 1),
+            room: format!("{}", 100 + (i % 40) / 2),
+            bed: ["A", "B"][(i % 2) as usize].to_owned(),
+        }
     }
 
     /// When bed `i` changes patient, if it does.
@@ -158,7 +162,12 @@ impl Hospital {
         for i in 0..self.devices {
             let from = START - 2 * 86_400 * SECOND;
             let bed = Some(Hospital::bed(i));
-            events.push(AssociationEvent::Place(DevicePlacement { device_id: Hospital::device_id(i), bed, from, recorded_at: from }));
+            events.push(AssociationEvent::Place(DevicePlacement {
+                device_id: Hospital::device_id(i),
+                bed,
+                from,
+                recorded_at: from,
+            }));
         }
         let mut message = 0u64;
         let mut adt = |kind, interval: &Interval, t: Micros| {
@@ -169,7 +178,14 @@ impl Hospital {
                 location: Some(Location { bed: interval.bed.clone(), facility: Some("GENERAL".into()) }),
                 prior_location: None,
             };
-            AssociationEvent::Adt(AdtEvent { kind, message_id: format!("ADT{message:08}"), visit, other: None, event_time: t, recorded_at: t })
+            AssociationEvent::Adt(AdtEvent {
+                kind,
+                message_id: format!("ADT{message:08}"),
+                visit,
+                other: None,
+                event_time: t,
+                recorded_at: t,
+            })
         };
         let intervals = self.intervals();
         for interval in intervals.iter().filter(|i| i.from < START) {
@@ -209,14 +225,26 @@ impl Hospital {
             // A walk of whole steps that leans back to the base value.
             let r = monitor.rng.below(16);
             let v = &mut monitor.values[k];
-            let pull = if *v > base + 8.0 { -1.0 } else if *v < base - 8.0 { 1.0 } else { 0.0 };
+            let pull = if *v > base + 8.0 {
+                -1.0
+            } else if *v < base - 8.0 {
+                1.0
+            } else {
+                0.0
+            };
             *v += match r {
                 0 => -1.0,
                 1 => 1.0,
                 _ => 0.0,
             } + pull;
             if k == 0 {
-                let _ = write!(out, r#"{{"bn":"urn:dev:ws:{}:","bt":{}.{:03},"#, Hospital::device_name(i), t / SECOND, t % SECOND / 1000);
+                let _ = write!(
+                    out,
+                    r#"{{"bn":"urn:dev:ws:{}:","bt":{}.{:03},"#,
+                    Hospital::device_name(i),
+                    t / SECOND,
+                    t % SECOND / 1000
+                );
             } else {
                 out.push_str(",{");
             }
@@ -250,7 +278,10 @@ mod tests {
         let intervals = h.intervals();
         assert_eq!(intervals.len(), 22);
         assert_eq!(intervals[0].to, Some(START + 50 * SECOND));
-        assert_eq!((intervals[1].patient_id.as_str(), intervals[1].from), ("PAT0000020", START + 50 * SECOND + SECOND / 2));
+        assert_eq!(
+            (intervals[1].patient_id.as_str(), intervals[1].from),
+            ("PAT0000020", START + 50 * SECOND + SECOND / 2)
+        );
         // 20 placements, 20 admissions before, 2 discharges and 2 admissions halfway.
         assert_eq!(h.association_events().len(), 44);
     }

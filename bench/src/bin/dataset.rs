@@ -139,7 +139,8 @@ fn main() -> anyhow::Result<()> {
         row_group_rows: StorageConfig::default().row_group_rows,
     };
     let mut store = ParquetStore::open(config)?;
-    let mut influx = o.influx_lines.as_ref().map(File::create).transpose()?.map(|f| BufWriter::with_capacity(1 << 20, f));
+    let mut influx =
+        o.influx_lines.as_ref().map(File::create).transpose()?.map(|f| BufWriter::with_capacity(1 << 20, f));
     let rule = DeviceIdRule { from: DeviceIdFrom::Name, topic_level: 2 };
     let normaliser = Normaliser::new(Arc::new(Catalogue::builtin()));
     let stats = PipelineStats::default();
@@ -160,7 +161,15 @@ fn main() -> anyhow::Result<()> {
                     _ => "none".into(),
                 };
                 let bed = Hospital::bed(i);
-                write!(lines, "vitals,device={},ward={},bed={}-{},patient={} ", Hospital::device_name(i), bed.ward, bed.room, bed.bed, patient)?;
+                write!(
+                    lines,
+                    "vitals,device={},ward={},bed={}-{},patient={} ",
+                    Hospital::device_name(i),
+                    bed.ward,
+                    bed.room,
+                    bed.bed,
+                    patient
+                )?;
                 for (k, r) in batch.readings.iter().enumerate() {
                     let v = match r.value {
                         wardstream_pipeline::RawValue::Number(v) => v,
@@ -188,7 +197,8 @@ fn main() -> anyhow::Result<()> {
     let (written_bytes, written_files) = dir_bytes(&out.join("vitals"))?;
     let started = Instant::now();
     let compaction = CompactionConfig { include_today: true, ..CompactionConfig::default() };
-    let run = compact_all(&out, &compaction, wardstream_pipeline::Clock::now_micros(&wardstream_pipeline::SystemClock))?;
+    let run =
+        compact_all(&out, &compaction, wardstream_pipeline::Clock::now_micros(&wardstream_pipeline::SystemClock))?;
     let compact_s = started.elapsed().as_secs_f64();
     let (compacted_bytes, compacted_files) = dir_bytes(&out.join("vitals"))?;
     let _ = run;
