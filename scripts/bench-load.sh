@@ -21,7 +21,7 @@ fi
 seconds="${SECONDS_PER_RUN:-30}"
 devices="${DEVICES:-2000}"
 cargo build --release -p wardstream-bench --bin load
-load=target/release/load
+load="${CARGO_TARGET_DIR:-target}/release/load"
 mkdir -p bench/results
 
 run() {

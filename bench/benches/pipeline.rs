@@ -1,0 +1,226 @@
+//! criterion benchmarks of the whole in-process pipeline on one core and of its last two stages:
+//! SenML payloads → `pack_to_batch` → `Normaliser::normalise_batch` → `Conditioner::condition`
+//! (de-duplication, clock skew) → `attach` (patient, encounter, ward, bed) → sorted as the
+//! Parquet writer sorts a file → `vitals_batch` (Arrow `RecordBatch`); then the Arrow batch
+//! alone and Parquet encoding alone (the store's writer properties, into memory). Throughput
+//! is in readings; the data is [`wardstream_bench::dataset`]'s hospital (whole-number 1 Hz
+//! vitals, ten a pack). Results and machine in `BENCHMARKS.md`.
+//!
+//! Run: `cargo bench -p wardstream-bench --bench pipeline`.
+
+use std::fmt;
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use parquet::arrow::ArrowWriter;
+use wardstream_bench::dataset::Hospital;
+use wardstream_pipeline::association::{AssociationConfig, AssociationHub, AssociationSnapshot, attach};
+use wardstream_pipeline::{
+    Catalogue, Conditioner, ConditioningConfig, HotConfig, HotStore, Normaliser, Observation, PipelineStats, StoreBatch,
+};
+use wardstream_protocols::senml::{DeviceIdFrom, DeviceIdRule, pack_to_batch};
+use wardstream_storage::file::writer_properties;
+use wardstream_storage::{Table, vitals_batch};
+
+/// `monitors` monitors' packs of one second, processed as one batch; `Display` is the bench id.
+struct Scenario {
+    monitors: u32,
+}
+
+impl fmt::Display for Scenario {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}_monitors_x_10_readings", self.monitors)
+    }
+}
+
+/// The stages the pipeline runs, with their state.
+struct Stages {
+    rule: DeviceIdRule,
+    normaliser: Normaliser,
+    stats: PipelineStats,
+    conditioner: Conditioner,
+    snapshot: Arc<AssociationSnapshot>,
+}
+
+impl Stages {
+    fn new(hospital: &Hospital) -> Stages {
+        let hub = AssociationHub::new(AssociationConfig::default());
+        let summary = hub.replay(hospital.association_events());
+        assert!(summary.rejected.is_empty(), "{:?}", summary.rejected);
+        Stages {
+            rule: DeviceIdRule { from: DeviceIdFrom::Name, topic_level: 2 },
+            normaliser: Normaliser::new(Arc::new(Catalogue::builtin())),
+            stats: PipelineStats::default(),
+            conditioner: Conditioner::new(&ConditioningConfig::default()),
+            snapshot: hub.snapshot(),
+        }
+    }
+
+    /// decode → normalise → condition → attach, into `out`.
+    fn run(&mut self, packs: &[(String, i64)], out: &mut StoreBatch) {
+        for (payload, received_at) in packs {
+            let batch = pack_to_batch(payload.as_bytes(), "wardstream/ward/monitor/vitals", &self.rule, *received_at);
+            self.normaliser.normalise_batch(batch, out, &self.stats);
+        }
+        self.conditioner.condition(out);
+        attach(&self.snapshot, &mut out.observations);
+    }
+}
+
+/// Every monitor's pack of second `s`, with its receive time.
+fn second_of_packs(hospital: &mut Hospital, monitors: u32, s: u64) -> Vec<(String, i64)> {
+    (0..monitors)
+        .map(|i| {
+            let mut text = String::new();
+            let delay = hospital.pack(i, s, &mut text);
+            (text, hospital.publish_time(i, s) + delay)
+        })
+        .collect()
+}
+
+/// The Arrow batch of `rows` in the Parquet writer's file order (device, metric, time).
+fn sorted_batch(rows: &[Observation]) -> arrow::array::RecordBatch {
+    let mut view: Vec<&Observation> = rows.iter().collect();
+    view.sort_unstable_by(|a, b| {
+        (&*a.device_id, a.metric.name.as_str(), a.time).cmp(&(&*b.device_id, b.metric.name.as_str(), b.time))
+    });
+    vitals_batch(view).unwrap_or_else(|e| panic!("vitals batch: {e}"))
+}
+
+fn whole_pipeline(c: &mut Criterion) {
+    let mut group = c.benchmark_group("pipeline");
+    for scenario in [Scenario { monitors: 64 }, Scenario { monitors: 2000 }] {
+        let mut hospital = Hospital::new(scenario.monitors, 1_000_000);
+        let mut stages = Stages::new(&hospital);
+        let mut probe = StoreBatch::default();
+        stages.run(&second_of_packs(&mut hospital, scenario.monitors, 0), &mut probe);
+        let readings = scenario.monitors as usize * 10;
+        assert_eq!((probe.observations.len(), probe.dead_letters.len()), (readings, 0), "{scenario}");
+        assert!(probe.observations.iter().all(|o| o.patient_id.is_some()), "{scenario}: every reading attached");
+        let flagged = probe.observations.iter().filter(|o| o.flags != wardstream_pipeline::Flags::NONE).count();
+        if let Some(o) = probe.observations.iter().find(|o| o.flags != wardstream_pipeline::Flags::NONE) {
+            eprintln!("{scenario}: {flagged} readings flagged, e.g. {:?}", o.flags.iter().collect::<Vec<_>>());
+        }
+        assert_eq!(sorted_batch(&probe.observations).num_rows(), readings);
+        let mut second = 1;
+        group.throughput(Throughput::Elements(readings as u64));
+        group.bench_function(scenario.to_string(), |b| {
+            b.iter_custom(|iters| {
+                let mut timed = Duration::ZERO;
+                for _ in 0..iters {
+                    // A new second each time: the de-duplicator must not see repeats.
+                    let packs = second_of_packs(&mut hospital, scenario.monitors, second);
+                    second += 1;
+                    let start = Instant::now();
+                    let mut out = StoreBatch::default();
+                    stages.run(&packs, &mut out);
+                    let batch = sorted_batch(&out.observations);
+                    timed += start.elapsed();
+                    black_box(batch);
+                }
+                timed
+            })
+        });
+    }
+    group.finish();
+}
+
+/// `rows` observations of the hospital (2,000 monitors), through the real stages.
+fn observations(rows: usize) -> Vec<Observation> {
+    let mut hospital = Hospital::new(2000, 1_000_000);
+    let mut stages = Stages::new(&hospital);
+    let mut out = StoreBatch::default();
+    let mut s = 0;
+    while out.observations.len() < rows {
+        stages.run(&second_of_packs(&mut hospital, 2000, s), &mut out);
+        s += 1;
+    }
+    out.observations.truncate(rows);
+    out.observations.sort_unstable_by(|a, b| {
+        (&*a.device_id, a.metric.name.as_str(), a.time).cmp(&(&*b.device_id, b.metric.name.as_str(), b.time))
+    });
+    out.observations
+}
+
+/// A row group of 131,072 rows (the default `row_group_rows`).
+const ROWS: usize = 131_072;
+
+fn arrow_and_parquet(c: &mut Criterion) {
+    let rows = observations(ROWS);
+    let mut group = c.benchmark_group("store");
+    group.sample_size(20).measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(ROWS as u64));
+    group.bench_function(format!("arrow_batch_{ROWS}_sorted_rows"), |b| {
+        b.iter(|| vitals_batch(black_box(&rows)).unwrap_or_else(|e| panic!("{e}")))
+    });
+    let batch = vitals_batch(&rows).unwrap_or_else(|e| panic!("{e}"));
+    let props = writer_properties(Table::Vitals, ROWS).unwrap_or_else(|e| panic!("{e}"));
+    let encode = |batch: &arrow::array::RecordBatch| {
+        let mut writer = ArrowWriter::try_new(Vec::with_capacity(1 << 20), batch.schema(), Some(props.clone()))
+            .unwrap_or_else(|e| panic!("{e}"));
+        writer.write(batch).unwrap_or_else(|e| panic!("{e}"));
+        writer.into_inner().unwrap_or_else(|e| panic!("{e}"))
+    };
+    let bytes = encode(&batch).len();
+    eprintln!("parquet: {ROWS} rows in {bytes} bytes, {:.3} bytes per reading", bytes as f64 / ROWS as f64);
+    group.bench_function(format!("parquet_encode_{ROWS}_sorted_rows"), |b| b.iter(|| encode(black_box(&batch))));
+    group.finish();
+}
+
+/// Resident memory of this process, bytes (`/proc/self/statm`; 0 where there is none).
+fn rss_bytes() -> u64 {
+    let statm = std::fs::read_to_string("/proc/self/statm").unwrap_or_default();
+    statm.split_whitespace().nth(1).and_then(|p| p.parse::<u64>().ok()).map_or(0, |pages| pages * 4096)
+}
+
+/// The hot store (timelines' recent readings) at 2,000 beds: filled to its default window
+/// (15 min of 10 vitals at 1 Hz: 18 M entries; the memory it took is printed), then one
+/// second of the hospital inserted per iteration, each evicting the second that leaves the
+/// window. The observations are built untimed.
+fn hot_store(c: &mut Criterion) {
+    const MONITORS: u32 = 2000;
+    let config = HotConfig::default();
+    let window_s = (config.window / 1_000_000) as u64;
+    let mut hospital = Hospital::new(MONITORS, 1_000_000);
+    let mut stages = Stages::new(&hospital);
+    let mut second = |s: u64| {
+        let mut out = StoreBatch::default();
+        stages.run(&second_of_packs(&mut hospital, MONITORS, s), &mut out);
+        out.observations
+    };
+    let hot = HotStore::new(config);
+    let before = rss_bytes();
+    for s in 0..window_s {
+        hot.insert(&second(s));
+    }
+    let entries = hot.len();
+    let grown = rss_bytes().saturating_sub(before);
+    eprintln!(
+        "hot store: {entries} entries after {window_s} s of {MONITORS} monitors; RSS grew {:.0} MiB, {:.1} bytes per entry",
+        grown as f64 / 1048576.0,
+        grown as f64 / entries.max(1) as f64
+    );
+    let mut next = window_s;
+    let mut group = c.benchmark_group("hot_store");
+    group.sample_size(20).measurement_time(Duration::from_secs(10));
+    group.throughput(Throughput::Elements(u64::from(MONITORS) * 10));
+    group.bench_function(format!("insert_1_s_of_{MONITORS}_monitors_into_a_full_15_min_window"), |b| {
+        b.iter_custom(|iters| {
+            let mut timed = Duration::ZERO;
+            for _ in 0..iters {
+                let rows = second(next);
+                next += 1;
+                let start = Instant::now();
+                hot.insert(black_box(&rows));
+                timed += start.elapsed();
+            }
+            timed
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, whole_pipeline, arrow_and_parquet, hot_store);
+criterion_main!(benches);
