@@ -1,6 +1,9 @@
 //! [`Mosquitto`]: a real Mosquitto broker on a free loopback port for one harness run, configured
-//! as the integration tests configure theirs (queue and inflight limits lifted: the default
-//! `max_queued_messages` of 1000 drops QoS 1 bursts), killed when dropped.
+//! as the integration tests configure theirs (the queue limit lifted: the default
+//! `max_queued_messages` of 1000 drops QoS 1 bursts), with `max_inflight_messages 1000` as a
+//! production broker in front of wardstream should have (an unlimited inflight window lets the
+//! broker outrun the client's PUBACKs at flat-out rates: see README, Durability), killed when
+//! dropped.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -37,7 +40,7 @@ impl Mosquitto {
             &conf,
             format!(
                 "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                 max_queued_messages 0\nmax_inflight_messages 0\nlog_dest none\n"
+                 max_queued_messages 0\nmax_inflight_messages 1000\nlog_dest none\n"
             ),
         )
         .context("writing mosquitto.conf")?;
