@@ -58,6 +58,10 @@ pub fn control_id(message: &str) -> String {
     message.split('\r').next().and_then(|msh| msh.split('|').nth(9)).unwrap_or_default().to_owned()
 }
 
+/// Line noise written between frames by fault injection: what a gateway's serial line picks up
+/// (no MLLP block characters, so the receiver must skip exactly these bytes).
+pub const GARBAGE: &[u8] = b"\x00\xffNOISE~~\r\n";
+
 /// Sends each message in an MLLP frame and waits (at most `timeout`) for its ACK before the
 /// next. Bytes before an ACK's start block are skipped.
 pub async fn send_all<S: AsyncRead + AsyncWrite + Unpin>(
@@ -65,8 +69,22 @@ pub async fn send_all<S: AsyncRead + AsyncWrite + Unpin>(
     messages: &[String],
     timeout: Duration,
 ) -> anyhow::Result<Vec<AckSummary>> {
+    send_all_with_garbage(stream, messages, timeout, 0).await
+}
+
+/// As [`send_all`], with fault injection: before every `garbage_every`-th message (0: never),
+/// [`GARBAGE`] is written outside any frame.
+pub async fn send_all_with_garbage<S: AsyncRead + AsyncWrite + Unpin>(
+    stream: &mut S,
+    messages: &[String],
+    timeout: Duration,
+    garbage_every: u64,
+) -> anyhow::Result<Vec<AckSummary>> {
     let mut summaries = Vec::with_capacity(messages.len());
-    for message in messages {
+    for (index, message) in (1_u64..).zip(messages) {
+        if garbage_every > 0 && index % garbage_every == 0 {
+            stream.write_all(GARBAGE).await.context("sending line noise")?;
+        }
         let mut frame = Vec::with_capacity(message.len() + 3);
         frame.push(START);
         frame.extend_from_slice(message.as_bytes());
@@ -144,5 +162,38 @@ mod tests {
         );
         assert!(messages[0].contains("OBX|1|NM|147842^MDC_ECG_HEART_RATE^MDC|1.6.1.1|61|/min^/min^UCUM"));
         assert!(messages[0].contains("|20261203080000+0000"));
+    }
+
+    #[tokio::test]
+    async fn garbage_goes_between_frames_before_every_nth_message() {
+        let (mut client, mut server) = tokio::io::duplex(1 << 16);
+        let peer = tokio::spawn(async move {
+            let mut raw = Vec::new();
+            for _ in 0..4 {
+                // Read up to the end of the next frame, keeping every byte.
+                loop {
+                    let mut byte = [0u8; 1];
+                    server.read_exact(&mut byte).await.unwrap();
+                    raw.push(byte[0]);
+                    if raw.ends_with(&END) {
+                        break;
+                    }
+                }
+                let frame = String::from_utf8_lossy(&raw).into_owned();
+                let start = frame.rfind('\x0b').unwrap();
+                let id = control_id(&frame[start + 1..]);
+                server.write_all(format!("\x0bMSH|^~\\&|||||x||ACK|A1|P|2.6\rMSA|AA|{id}\r\x1c\r").as_bytes()).await.unwrap();
+            }
+            raw
+        });
+        let time = DateTime::parse_from_rfc3339("2026-12-03T08:00:00Z").unwrap().with_timezone(&Utc);
+        let messages: Vec<String> = (1..=4).map(|k| generated_message("0A0B0C0D0E0F1011", k, time)).collect();
+        let acks = send_all_with_garbage(&mut client, &messages, Duration::from_secs(5), 2).await.unwrap();
+        assert!(acks.iter().all(|a| a.code == "AA" && a.acked_control_id == a.control_id));
+        let raw = peer.await.unwrap();
+        let framed: usize = messages.iter().map(|m| m.len() + 3).sum();
+        assert_eq!(raw.len(), framed + 2 * GARBAGE.len());
+        let second_frame_at = messages[0].len() + 3;
+        assert_eq!(&raw[second_frame_at..second_frame_at + GARBAGE.len()], GARBAGE);
     }
 }

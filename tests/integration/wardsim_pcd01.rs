@@ -1,4 +1,5 @@
-//! `wardsim pcd01` (the binary) as a device gateway against the running service: over TCP to the
+//! `wardsim pcd01` (the binary) as a device gateway against the running service (on serial, with
+//! line noise injected between frames, which must be skipped and counted): over TCP to the
 //! `[pcd01]` listener (a real IHE sample, then generated messages) and over a real pseudo-terminal
 //! pair to a `codec = "pcd01-mllp"` serial port; every message is answered `AA` and stored.
 
@@ -79,6 +80,8 @@ async fn wardsim_pcd01_sends_over_tcp_and_serial_and_every_message_is_acknowledg
         "2".into(),
         "--device".into(),
         "1111222233334444".into(),
+        "--garbage-every".into(),
+        "1".into(),
     ])
     .await;
     assert!(ok, "{stderr}");
@@ -100,6 +103,15 @@ async fn wardsim_pcd01_sends_over_tcp_and_serial_and_every_message_is_acknowledg
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // The line noise wardsim injected before each of its 2 serial messages: skipped and counted.
+    let api = service.http_address().unwrap();
+    let text = tokio::task::spawn_blocking(move || crate::support::http::get(api, "/metrics").body).await.unwrap();
+    let noise = wardstream_simulators::pcd01::GARBAGE.len() as f64;
+    assert_eq!(
+        crate::support::wardstream_process::metric_sum(&text, "wardstream_serial_bytes_discarded_total"),
+        2.0 * noise,
+        "{text}"
+    );
     service.shutdown().await.unwrap();
     let session = wardstream_storage::QuerySession::open(&data).unwrap();
     assert_eq!(count(&session, "SELECT count(*) FROM vitals").await, 19);

@@ -14,7 +14,7 @@
 //! answers, and runs until Ctrl-C or a listener or port error.
 //!
 //! `wardsim pcd01 (--tcp HOST:PORT | --serial PATH [--baud B]) [--file PATH]... [--count N]
-//! [--device EUI64]` is a PCD-01 gateway (`wardstream_simulators::pcd01`): it sends each file's
+//! [--device EUI64] [--garbage-every N]` is a PCD-01 gateway (`wardstream_simulators::pcd01`): it sends each file's
 //! ORU^R01, then `--count` generated ones (heart rate and SpO2 of `--device`, one second apart, the
 //! last one now), in
 //! MLLP frames, waiting for each ACK; it prints one JSON line per message (`control_id`, `code`,
@@ -83,6 +83,9 @@ enum Command {
         /// EUI-64 of the generated messages' monitor (MSH-3).
         #[arg(long, default_value = "0A0B0C0D0E0F1011")]
         device: String,
+        /// Fault injection: line noise outside any frame before every N-th message (0: none).
+        #[arg(long, default_value_t = 0)]
+        garbage_every: u64,
         /// Longest wait for one ACK, seconds.
         #[arg(long, default_value_t = 30)]
         ack_timeout: u64,
@@ -139,7 +142,7 @@ fn parse_start(s: &str) -> Result<NaiveDateTime, String> {
 #[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<()> {
     match Cli::parse().command {
-        Command::Pcd01 { tcp, serial, baud, file, count, device, ack_timeout } => {
+        Command::Pcd01 { tcp, serial, baud, file, count, device, ack_timeout, garbage_every } => {
             use wardstream_simulators::pcd01;
             let mut messages = file.iter().map(|f| pcd01::message_from_file(f)).collect::<Result<Vec<_>>>()?;
             let now = chrono::Utc::now();
@@ -155,13 +158,13 @@ async fn main() -> Result<()> {
                     let mut stream = tokio::net::TcpStream::connect(&address)
                         .await
                         .with_context(|| format!("connecting to {address}"))?;
-                    pcd01::send_all(&mut stream, &messages, timeout).await?
+                    pcd01::send_all_with_garbage(&mut stream, &messages, timeout, garbage_every).await?
                 }
                 (None, Some(path)) => {
                     use tokio_serial::SerialPortBuilderExt;
                     let mut port =
                         tokio_serial::new(&path, baud).open_native_async().with_context(|| format!("opening {path}"))?;
-                    pcd01::send_all(&mut port, &messages, timeout).await?
+                    pcd01::send_all_with_garbage(&mut port, &messages, timeout, garbage_every).await?
                 }
                 (None, None) => anyhow::bail!("--tcp or --serial is required"),
             };
