@@ -111,7 +111,8 @@ pub fn service_families(stats: &ServiceStats) -> Vec<Family> {
     });
     families.push(Family {
         name: "wardstream_mqtt_tls_failures_total".into(),
-        help: "MQTT connection attempts failed by TLS (broker certificate not trusted, client certificate refused).".into(),
+        help: "MQTT connection attempts failed by TLS (broker certificate not trusted, client certificate refused)."
+            .into(),
         kind: "counter",
         samples: per_source(|m| m.tls_failures as f64),
     });
@@ -268,12 +269,32 @@ impl MetricsRegistry {
                 counter("wardstream_wal_bytes_total", "Bytes appended to the write-ahead log.", w.bytes),
                 counter("wardstream_wal_fsyncs_total", "WAL fsyncs (group commits).", w.fsyncs),
                 counter("wardstream_wal_checkpoints_total", "WAL checkpoints.", w.checkpoints),
-                counter("wardstream_wal_segments_deleted_total", "WAL segments deleted after their rows were in Parquet.", w.segments_deleted),
+                counter(
+                    "wardstream_wal_segments_deleted_total",
+                    "WAL segments deleted after their rows were in Parquet.",
+                    w.segments_deleted,
+                ),
                 counter("wardstream_wal_errors_total", "WAL write or fsync errors.", w.io_errors + w.fsync_errors),
-                counter("wardstream_wal_failed_records_total", "Records never made durable (not acknowledged).", w.failed_records),
-                gauge("wardstream_wal_fsync_latency_p50_seconds", "Median WAL fsync latency.", w.fsync_latency.p50_us as f64 / 1e6),
-                gauge("wardstream_wal_fsync_latency_p99_seconds", "99th percentile WAL fsync latency.", w.fsync_latency.p99_us as f64 / 1e6),
-                gauge("wardstream_wal_fsync_latency_max_seconds", "Longest WAL fsync.", w.fsync_latency.max_us as f64 / 1e6),
+                counter(
+                    "wardstream_wal_failed_records_total",
+                    "Records never made durable (not acknowledged).",
+                    w.failed_records,
+                ),
+                gauge(
+                    "wardstream_wal_fsync_latency_p50_seconds",
+                    "Median WAL fsync latency.",
+                    w.fsync_latency.p50_us as f64 / 1e6,
+                ),
+                gauge(
+                    "wardstream_wal_fsync_latency_p99_seconds",
+                    "99th percentile WAL fsync latency.",
+                    w.fsync_latency.p99_us as f64 / 1e6,
+                ),
+                gauge(
+                    "wardstream_wal_fsync_latency_max_seconds",
+                    "Longest WAL fsync.",
+                    w.fsync_latency.max_us as f64 / 1e6,
+                ),
             ]);
         }
         if let Some(adt) = &parts.adt {
@@ -287,7 +308,11 @@ impl MetricsRegistry {
                     .map(|(c, n)| (vec![("code".to_owned(), (*c).to_owned())], *n as f64))
                     .collect(),
             });
-            families.push(counter("wardstream_adt_bytes_discarded_total", "Bytes outside MLLP frames.", a.bytes_discarded));
+            families.push(counter(
+                "wardstream_adt_bytes_discarded_total",
+                "Bytes outside MLLP frames.",
+                a.bytes_discarded,
+            ));
             families.push(counter(
                 "wardstream_adt_tls_handshake_failures_total",
                 "ADT listener TLS handshakes that failed (each ended only its connection).",
@@ -297,9 +322,21 @@ impl MetricsRegistry {
         if let Some(attach) = &parts.attach {
             use std::sync::atomic::Ordering::Relaxed;
             families.extend([
-                counter("wardstream_attached_total", "Readings attached to a patient when written.", attach.attached.load(Relaxed)),
-                counter("wardstream_unassociated_total", "Readings with no patient when written.", attach.unassociated.load(Relaxed)),
-                counter("wardstream_association_conflicts_total", "Readings two patients claimed (attached to neither).", attach.conflicts.load(Relaxed)),
+                counter(
+                    "wardstream_attached_total",
+                    "Readings attached to a patient when written.",
+                    attach.attached.load(Relaxed),
+                ),
+                counter(
+                    "wardstream_unassociated_total",
+                    "Readings with no patient when written.",
+                    attach.unassociated.load(Relaxed),
+                ),
+                counter(
+                    "wardstream_association_conflicts_total",
+                    "Readings two patients claimed (attached to neither).",
+                    attach.conflicts.load(Relaxed),
+                ),
             ]);
         }
         if let Some(n) = parts.recovery_already_persisted {
@@ -326,14 +363,26 @@ impl MetricsRegistry {
 pub fn compaction_families(c: &wardstream_storage::compaction::CompactionStatsSnapshot) -> Vec<Family> {
     let counter = |name: &str, help: &str, v: u64| Family::single(name, help, "counter", v as f64);
     vec![
-        counter("wardstream_compactions_total", "Partitions compacted (at least one merge swapped in).", c.partitions_compacted),
+        counter(
+            "wardstream_compactions_total",
+            "Partitions compacted (at least one merge swapped in).",
+            c.partitions_compacted,
+        ),
         counter("wardstream_compaction_merges_total", "Merges swapped in.", c.merges),
         counter("wardstream_compaction_files_merged_total", "Small files merged away.", c.files_merged),
         counter("wardstream_compaction_files_written_total", "Merged files written.", c.files_written),
         counter("wardstream_compaction_rows_total", "Rows rewritten by compaction.", c.rows_merged),
         counter("wardstream_compaction_bytes_in_total", "Bytes of the files merged away.", c.bytes_before),
-        counter("wardstream_compaction_bytes_out_total", "Bytes of the merged files that replaced them.", c.bytes_after),
-        counter("wardstream_compaction_errors_total", "Partition compactions that failed (partition left as it was).", c.errors),
+        counter(
+            "wardstream_compaction_bytes_out_total",
+            "Bytes of the merged files that replaced them.",
+            c.bytes_after,
+        ),
+        counter(
+            "wardstream_compaction_errors_total",
+            "Partition compactions that failed (partition left as it was).",
+            c.errors,
+        ),
         counter("wardstream_compaction_recoveries_total", "Interrupted compactions finished or undone.", c.recoveries),
     ]
 }

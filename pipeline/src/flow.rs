@@ -198,7 +198,8 @@ impl Inlet {
 /// The normaliser (of `n`) that a device's batches go to: a fixed hash (FNV-1a), the same in
 /// every run.
 fn shard(device_id: &str, n: usize) -> usize {
-    let hash = device_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    let hash =
+        device_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
     (hash % n as u64) as usize
 }
 

@@ -203,7 +203,9 @@ fn each_devices_batches_reach_the_sink_in_the_order_sent_whatever_the_number_of_
         for m in 0..300_i64 {
             for d in 0..12 {
                 let t = T0 + m * S;
-                inlet.send(IngestBatch { readings: vec![raw(&format!("dev-{d}"), "HR", t, t)], dead_letters: vec![] }).unwrap();
+                inlet
+                    .send(IngestBatch { readings: vec![raw(&format!("dev-{d}"), "HR", t, t)], dead_letters: vec![] })
+                    .unwrap();
             }
         }
         drop(inlet);

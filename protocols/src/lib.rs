@@ -57,9 +57,9 @@
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod hl7;
+pub mod masimo;
 pub mod mllp;
 pub mod modbus;
-pub mod masimo;
 pub mod mqtt;
 pub mod senml;
 pub mod serial;

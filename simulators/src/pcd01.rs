@@ -182,7 +182,10 @@ mod tests {
                 let frame = String::from_utf8_lossy(&raw).into_owned();
                 let start = frame.rfind('\x0b').unwrap();
                 let id = control_id(&frame[start + 1..]);
-                server.write_all(format!("\x0bMSH|^~\\&|||||x||ACK|A1|P|2.6\rMSA|AA|{id}\r\x1c\r").as_bytes()).await.unwrap();
+                server
+                    .write_all(format!("\x0bMSH|^~\\&|||||x||ACK|A1|P|2.6\rMSA|AA|{id}\r\x1c\r").as_bytes())
+                    .await
+                    .unwrap();
             }
             raw
         });

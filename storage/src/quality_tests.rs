@@ -88,7 +88,10 @@ async fn counts_every_flag_and_reason_per_device_and_per_metric_and_since_filter
     assert_eq!(t.other_dead_letters(), BTreeMap::from([("invalid_payload", 1)]));
     assert_eq!(keys(&report.by_device), [Some("a"), Some("b"), None]);
     assert_eq!(report.by_device[0].counts, counts(3, 1, [0, 1, 1, 0, 0, 1, 0, 0], &[("unknown_metric", 1)]));
-    assert_eq!(report.by_device[1].counts, counts(2, 1, [0, 0, 0, 1, 0, 0, 0, 0], &[("duplicate", 1), ("unknown_unit", 1)]));
+    assert_eq!(
+        report.by_device[1].counts,
+        counts(2, 1, [0, 0, 0, 1, 0, 0, 0, 0], &[("duplicate", 1), ("unknown_unit", 1)])
+    );
     assert_eq!(report.by_device[2].counts, counts(0, 0, [0; 8], &[("invalid_payload", 1)]));
     assert_eq!(keys(&report.by_metric), [Some("Glucose"), Some("heart_rate"), Some("spo2"), None]);
     assert_eq!(report.by_metric[0].counts, counts(0, 0, [0; 8], &[("unknown_metric", 1)]));
@@ -96,7 +99,8 @@ async fn counts_every_flag_and_reason_per_device_and_per_metric_and_since_filter
     assert_eq!(report.by_metric[2].counts, counts(2, 1, [0, 0, 1, 0, 0, 0, 0, 0], &[("duplicate", 1)]));
 
     let since = QualityReport::query(&session, Some(T1)).await.unwrap();
-    let expected = counts(3, 1, [0, 1, 1, 0, 0, 1, 0, 0], &[("duplicate", 1), ("invalid_payload", 1), ("unknown_unit", 1)]);
+    let expected =
+        counts(3, 1, [0, 1, 1, 0, 0, 1, 0, 0], &[("duplicate", 1), ("invalid_payload", 1), ("unknown_unit", 1)]);
     assert_eq!((since.since, since.totals), (Some(T1), expected));
     assert_eq!(keys(&since.by_device), [Some("a"), Some("b"), None]);
 }

@@ -92,7 +92,9 @@ fn broker_restarted_twice_mid_stream_loses_and_doubles_no_acknowledged_reading()
     if stored_at_kill < half {
         assert!(duplicates > 0.0, "the backlog delivered again after the SIGKILL holds readings already stored");
     } else {
-        println!("{name}: the drain had finished before the SIGKILL ({stored_at_kill} of {half}): no redelivery to absorb");
+        println!(
+            "{name}: the drain had finished before the SIGKILL ({stored_at_kill} of {half}): no redelivery to absorb"
+        );
     }
     println!(
         "{name}: {READINGS} readings, 2 broker restarts: exactly once; {dead} duplicate dead letters; \

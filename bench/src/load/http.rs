@@ -21,10 +21,15 @@ pub struct Response {
 /// `GET path` with `Connection: close`.
 pub async fn get(addr: SocketAddr, path: &str) -> anyhow::Result<Response> {
     let mut stream = TcpStream::connect(addr).await.with_context(|| format!("connecting to {addr}"))?;
-    stream.write_all(format!(
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\r\n",
-        super::target::LOAD_TOKEN
-    ).as_bytes()).await?;
+    stream
+        .write_all(
+            format!(
+                "GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\nAuthorization: Bearer {}\r\n\r\n",
+                super::target::LOAD_TOKEN
+            )
+            .as_bytes(),
+        )
+        .await?;
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await?;
     let (status, chunked, body_start) = parse_head(&raw)?;

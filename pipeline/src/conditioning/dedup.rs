@@ -137,7 +137,14 @@ impl Deduplicator {
 
     /// Remembers a reading already stored (read back from Parquet at start-up) without storing
     /// it: a repeat of it becomes a duplicate. Call after [`Deduplicator::start_clock`].
-    pub fn remember(&mut self, device: Arc<str>, metric: Arc<Metric>, device_time: Micros, received_at: Micros, value: f64) {
+    pub fn remember(
+        &mut self,
+        device: Arc<str>,
+        metric: Arc<Metric>,
+        device_time: Micros,
+        received_at: Micros,
+        value: f64,
+    ) {
         let now = self.newest.unwrap_or(received_at).max(received_at);
         if self.seen.len() >= self.max_keys {
             return;

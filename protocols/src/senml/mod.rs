@@ -45,6 +45,6 @@ mod rfc_tests;
 
 pub use batch::{pack_to_batch, pack_to_batch_with_identity};
 pub use device::{DeviceIdFrom, DeviceIdRule};
-pub use identity::IdentityPolicy;
 pub use error::{RecordError, RecordErrorKind, SUPPORTED_VERSION, SenmlError};
+pub use identity::IdentityPolicy;
 pub use resolve::{Item, RELATIVE_TIME_LIMIT_SECONDS, Record, Value, decode, is_valid_name};

@@ -88,8 +88,7 @@ impl SerialCodec {
     /// or a codec that answers its sender (`codec`: `pcd01-mllp` runs with
     /// [`run_mllp_port`](super::run_mllp_port)).
     pub fn build(self, settings: CodecSettings<'_>) -> Result<PortCodec, super::Error> {
-        let zone_error =
-            |e: TimeError| super::Error::InvalidConfig { field: "time_zone", message: e.to_string() };
+        let zone_error = |e: TimeError| super::Error::InvalidConfig { field: "time_zone", message: e.to_string() };
         match self {
             SerialCodec::Pcd01Mllp => Err(super::Error::InvalidConfig {
                 field: "codec",

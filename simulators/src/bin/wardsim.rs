@@ -162,8 +162,9 @@ async fn main() -> Result<()> {
                 }
                 (None, Some(path)) => {
                     use tokio_serial::SerialPortBuilderExt;
-                    let mut port =
-                        tokio_serial::new(&path, baud).open_native_async().with_context(|| format!("opening {path}"))?;
+                    let mut port = tokio_serial::new(&path, baud)
+                        .open_native_async()
+                        .with_context(|| format!("opening {path}"))?;
                     pcd01::send_all_with_garbage(&mut port, &messages, timeout, garbage_every).await?
                 }
                 (None, None) => anyhow::bail!("--tcp or --serial is required"),
