@@ -121,7 +121,7 @@ impl Hospital {
 
     /// When bed `i` changes patient, if it does.
     pub fn change_at(&self, i: u32) -> Option<Micros> {
-        (i % CHANGE_EVERY == 0 && self.seconds >= 2).then(|| START + (self.seconds / 2) as Micros * SECOND)
+        (i.is_multiple_of(CHANGE_EVERY) && self.seconds >= 2).then(|| START + (self.seconds / 2) as Micros * SECOND)
     }
 
     /// Patients and encounters of bed `i`: the first one, and the one after the change.

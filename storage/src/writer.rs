@@ -280,10 +280,10 @@ impl Drop for ParquetStore {
     /// this covers other owners). Failures are logged: the rows are lost.
     fn drop(&mut self) {
         let rows = self.buffered_rows();
-        if rows > 0 {
-            if let Err(e) = self.write_out(Due::All) {
-                tracing::error!(error = %e, rows = self.buffered_rows(), "Parquet store dropped with unwritten rows");
-            }
+        if rows > 0
+            && let Err(e) = self.write_out(Due::All)
+        {
+            tracing::error!(error = %e, rows = self.buffered_rows(), "Parquet store dropped with unwritten rows");
         }
     }
 }

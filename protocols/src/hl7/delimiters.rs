@@ -187,7 +187,7 @@ impl Delimiters {
 
 /// `hh…` (an even, non-zero number of hex digits) as bytes.
 fn hex_bytes(hex: &str) -> Option<Vec<u8>> {
-    if hex.is_empty() || hex.len() % 2 != 0 || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+    if hex.is_empty() || !hex.len().is_multiple_of(2) || !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
         return None;
     }
     hex.as_bytes()

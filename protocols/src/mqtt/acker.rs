@@ -69,20 +69,20 @@ impl Acker {
     /// Queues a message for acknowledgement. Blocks while the queue is full (call inside
     /// `block_in_place`).
     pub fn push(&self, pending: PendingAck) {
-        if let Some(tx) = &self.tx {
-            if tx.send(pending).is_err() {
-                error!("the MQTT ack thread is gone; the message will be redelivered");
-            }
+        if let Some(tx) = &self.tx
+            && tx.send(pending).is_err()
+        {
+            error!("the MQTT ack thread is gone; the message will be redelivered");
         }
     }
 
     /// Waits until every queued message is acknowledged (or skipped), then stops the thread.
     pub fn finish(mut self) {
         self.tx = None;
-        if let Some(thread) = self.thread.take() {
-            if thread.join().is_err() {
-                error!("the MQTT ack thread panicked");
-            }
+        if let Some(thread) = self.thread.take()
+            && thread.join().is_err()
+        {
+            error!("the MQTT ack thread panicked");
         }
     }
 }
@@ -101,14 +101,14 @@ fn ack_loop(
             stats.count_ack_skipped();
             continue;
         }
-        if let Some(seq) = pending.seq {
-            if let Err(e) = feed.wait_durable(seq) {
-                error!(error = %e, topic = %pending.publish.topic, "not durable: not acknowledging; reconnecting for redelivery");
-                failed_epoch = Some(pending.epoch);
-                failed.store(true, Ordering::Release);
-                stats.count_ack_skipped();
-                continue;
-            }
+        if let Some(seq) = pending.seq
+            && let Err(e) = feed.wait_durable(seq)
+        {
+            error!(error = %e, topic = %pending.publish.topic, "not durable: not acknowledging; reconnecting for redelivery");
+            failed_epoch = Some(pending.epoch);
+            failed.store(true, Ordering::Release);
+            stats.count_ack_skipped();
+            continue;
         }
         match queue_ack(client, &pending, epoch) {
             AckOutcome::Queued => stats.count_ack(),

@@ -139,12 +139,12 @@ impl MqttSource {
         let mut backoff = BACKOFF_MIN;
         let mut first_connack = true;
         let result = loop {
-            if let Some(acker) = &acker {
-                if acker.failed.swap(false, std::sync::atomic::Ordering::AcqRel) {
-                    // A batch was not durable: drop the connection so the broker redelivers.
-                    warn!("dropping the MQTT connection after a storage failure");
-                    let _ = client.try_disconnect();
-                }
+            if let Some(acker) = &acker
+                && acker.failed.swap(false, std::sync::atomic::Ordering::AcqRel)
+            {
+                // A batch was not durable: drop the connection so the broker redelivers.
+                warn!("dropping the MQTT connection after a storage failure");
+                let _ = client.try_disconnect();
             }
             let event = tokio::select! {
                 biased;

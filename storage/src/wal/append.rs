@@ -77,10 +77,10 @@ fn start_segment(shared: &Shared, state: &mut State, lsn: Lsn) -> Result<(), Wal
         shared.stats.count_io_error();
         tracing::error!(%error, lsn, "could not create a WAL segment; the record was not appended");
     })?;
-    if let Some(old) = state.active.replace(segment) {
-        if old.synced_len < old.len {
-            state.sealed.push(old);
-        }
+    if let Some(old) = state.active.replace(segment)
+        && old.synced_len < old.len
+    {
+        state.sealed.push(old);
     }
     if state.segments.last().is_none_or(|(first, _)| *first != lsn) {
         state.segments.push((lsn, shared.config.dir.join(super::segment::segment_name(lsn))));

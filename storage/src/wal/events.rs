@@ -64,10 +64,10 @@ impl FailedRanges {
         }
         self.ranges.drain(at..end);
         self.ranges.insert(at, (lo, hi, reason));
-        if self.ranges.len() > MAX_RANGES {
-            if let (Some(a), Some(b)) = (self.ranges.pop_front(), self.ranges.pop_front()) {
-                self.ranges.push_front((a.0, b.1, b.2));
-            }
+        if self.ranges.len() > MAX_RANGES
+            && let (Some(a), Some(b)) = (self.ranges.pop_front(), self.ranges.pop_front())
+        {
+            self.ranges.push_front((a.0, b.1, b.2));
         }
     }
 

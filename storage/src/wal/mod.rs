@@ -257,10 +257,10 @@ impl Wal {
         }
         self.shared.work.notify_all();
         let handle = self.thread.lock().unwrap_or_else(PoisonError::into_inner).take();
-        if let Some(handle) = handle {
-            if handle.join().is_err() {
-                tracing::error!("the WAL sync thread panicked");
-            }
+        if let Some(handle) = handle
+            && handle.join().is_err()
+        {
+            tracing::error!("the WAL sync thread panicked");
         }
     }
 }
