@@ -2,8 +2,9 @@
 # Regenerates every figure of BENCHMARKS.md and the generated tables in it:
 #   1. criterion benches (hot_path, decoders, attach, pipeline), release
 #   2. the load harness (scripts/bench-load.sh: 20,000 readings/s and flat out, WAL on and off)
-#   3. the Parquet layout data sets (`dataset`: a demo-sized ward and the large set), each next
-#      to its raw SenML bytes and to InfluxDB 1.x storing the same readings (bench/tools/influx_bytes.py)
+#   3. the Parquet layout data sets (`dataset`: 10 M and the large set), each next to its raw SenML
+#      bytes and to InfluxDB 1.x storing the same readings with and without their receive times
+#      (bench/tools/influx_bytes.py); and 10 minutes of `wardstream demo`'s own data
 #   4. the five analyst queries, `wardstream query` vs DuckDB on the large set (bench/tools/queries.py)
 #   5. bench/tools/tables.py: bench/results/tables.md and the tables between the markers in BENCHMARKS.md
 # Environment: CARGO_TARGET_DIR (default target), LARGE_DEVICES / LARGE_SECONDS (the large set,
@@ -42,15 +43,23 @@ layout() {
   local name="$1" devices="$2" seconds="$3"
   rm -rf "$work/$name"
   "$target/release/dataset" --devices "$devices" --seconds "$seconds" --out "$work/$name" \
-    --influx-lines "$work/$name.lp" > "bench/results/layout-$name.json"
+    --influx-lines "$work/$name.lp" --influx-received-at > "bench/results/layout-$name.json"
   if ! skipped influx; then
-    python3 bench/tools/influx_bytes.py "$work/$name.lp" > "bench/results/influx-$name.json"
+    # InfluxDB twice: with each pack's receive time as a field (the information wardstream's
+    # files hold), and with the values only.
+    python3 bench/tools/influx_bytes.py "$work/$name.lp" > "bench/results/influx-$name-received_at.json"
+    sed 's/,received_at=[0-9]*i / /' "$work/$name.lp" > "$work/$name.values.lp"
+    python3 bench/tools/influx_bytes.py "$work/$name.values.lp" > "bench/results/influx-$name.json"
   fi
-  rm -f "$work/$name.lp"
+  rm -f "$work/$name.lp" "$work/$name.values.lp"
 }
 if ! skipped layout; then
-  layout ward-16-beds-1h 16 3600
+  layout hospital-1000-beds-1000s 1000 1000
   layout "hospital-${large_devices}-beds-${large_seconds}s" "$large_devices" "$large_seconds"
+  # the demo's own data: 10 minutes of `wardstream demo` (16 beds, MIMIC-II numerics), compacted
+  rm -rf "$work/demo"
+  "$target/release/wardstream" demo --data "$work/demo" --duration 600 --http 127.0.0.1:18480 > "$work/demo.out"
+  "$target/release/dataset" --measure "$work/demo" > bench/results/layout-demo-16-beds-600s.json
 fi
 
 if ! skipped queries; then

@@ -62,18 +62,21 @@ def load_table(results):
 
 
 def layout_table(results):
-    out = ["| data set | readings | raw SenML B/reading | Parquet as written B/reading (files) | Parquet compacted B/reading (files) | InfluxDB 1.x B/reading | Parquet ÷ InfluxDB |",
-           "|---|---|---|---|---|---|---|"]
+    out = ["| data set | readings | raw SenML B/reading | Parquet as written B/reading (files) | Parquet compacted B/reading (files) | InfluxDB 1.x B/reading (values only) | Parquet ÷ InfluxDB | InfluxDB 1.x + `received_at` B/reading | Parquet ÷ InfluxDB + `received_at` |",
+           "|---|---|---|---|---|---|---|---|---|"]
     for path in sorted(glob.glob(f"{results}/layout-*.json")):
         r = load(path)
         name = os.path.basename(path)[7:-5]
-        influx_path = f"{results}/influx-{name}.json"
-        influx = load(influx_path) if os.path.exists(influx_path) else None
-        ib = influx["bytes_per_reading"] if influx else None
         cb = r["compacted"]["bytes_per_reading"]
-        out.append("| {} | {:,} | {:.1f} | {:.3f} ({}) | **{:.3f}** ({}) | {} | {} |".format(
-            name, r["readings"], r["senml_bytes_per_reading"], r["written"]["bytes_per_reading"], r["written"]["files"],
-            cb, r["compacted"]["files"], f"{ib:.3f}" if ib else "–", f"{cb / ib:.2f}" if ib else "–"))
+        cells = []
+        for suffix in ("", "-received_at"):
+            influx_path = f"{results}/influx-{name}{suffix}.json"
+            ib = load(influx_path)["bytes_per_reading"] if os.path.exists(influx_path) else None
+            cells += [f"{ib:.3f}" if ib else "–", f"{cb / ib:.2f}" if ib else "–"]
+        senml = r.get("senml_bytes_per_reading")
+        out.append("| {} | {:,} | {} | {:.3f} ({}) | **{:.3f}** ({}) | {} |".format(
+            name, r["readings"], f"{senml:.1f}" if senml else "–", r["written"]["bytes_per_reading"], r["written"]["files"],
+            cb, r["compacted"]["files"], " | ".join(cells)))
     return "\n".join(out)
 
 

@@ -1,5 +1,5 @@
 //! The threaded hot path: drivers → bounded queue → normaliser threads → bounded queue → one
-//! writer thread that owns the [`Conditioner`] and the [`Sink`].
+//! writer thread that owns the [`Sink`] (the [`Conditioner`] on the normaliser or the writer).
 //!
 //! ```text
 //! driver ─┐   ┌▶ [queue 0] ─ normaliser 0 ─┐                         writer
@@ -22,9 +22,13 @@
 //! without bound. Shutdown is by disconnection: when every [`Inlet`] is dropped the normalisers
 //! drain and exit, then the writer drains, flushes the sink and exits.
 //!
-//! Design: de-duplication and clock-skew correction keep per-device history, and normalisers
-//! are several, so they run on the writer thread, once per batch, just before [`Sink::write`]:
-//! the [`Conditioner`] has one owner and needs no lock (see [`crate::conditioning`]).
+//! Design: de-duplication and clock-skew correction keep per-device history, so the
+//! [`Conditioner`] has one owner and needs no lock (see [`crate::conditioning`]). With one
+//! normaliser (the default) that owner is the normaliser thread: it sees every batch in the
+//! order the drivers sent them, exactly as the writer would, and the writer — the stage that
+//! bounds the flat-out rate (Parquet, serving, hot store; see BENCHMARKS.md) — is spared the
+//! conditioning. With several normalisers the batches they hand over interleave, so the
+//! conditioner runs on the writer thread, once per batch, just before [`Sink::write`].
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -218,20 +222,6 @@ impl Pipeline {
         let stats = Arc::new(PipelineStats::default());
         let capacity = config.queue_capacity.max(1);
         let (out_tx, out_rx) = bounded::<(StoreBatch, Vec<u64>)>(capacity);
-        let mut workers = Vec::new();
-        let mut inlets = Vec::new();
-        for i in 0..config.workers.max(1) {
-            let (in_tx, in_rx) = bounded::<Envelope>(capacity);
-            inlets.push(in_tx);
-            let (rx, tx, n, s) = (in_rx, out_tx.clone(), normaliser.clone(), Arc::clone(&stats));
-            let handle = std::thread::Builder::new()
-                .name(format!("normalise-{i}"))
-                .spawn(move || normalise_loop(&rx, &tx, &n, &s))?;
-            workers.push(handle);
-        }
-        drop(out_tx);
-        let s = Arc::clone(&stats);
-        let tick = config.tick;
         let mut conditioner = Conditioner::new(&config.conditioning);
         if let Some(seed) = config.dedup_seed {
             let dedup = conditioner.dedup_mut();
@@ -240,10 +230,30 @@ impl Pipeline {
                 dedup.remember(device, metric, device_time, received_at, value);
             }
         }
+        // One normaliser: it conditions (see the module docs); several: the writer does.
+        let n_workers = config.workers.max(1);
+        let (mut on_normaliser, on_writer) =
+            if n_workers == 1 { (Some(conditioner), None) } else { (None, Some(conditioner)) };
+        let mut workers = Vec::new();
+        let mut inlets = Vec::new();
+        for i in 0..n_workers {
+            let (in_tx, in_rx) = bounded::<Envelope>(capacity);
+            inlets.push(in_tx);
+            let (rx, tx, n, s) = (in_rx, out_tx.clone(), normaliser.clone(), Arc::clone(&stats));
+            let mut conditioner = on_normaliser.take();
+            let handle = std::thread::Builder::new()
+                .name(format!("normalise-{i}"))
+                .spawn(move || normalise_loop(&rx, &tx, &n, &s, conditioner.as_mut()))?;
+            workers.push(handle);
+        }
+        drop(out_tx);
+        let s = Arc::clone(&stats);
+        let tick = config.tick;
+        let mut conditioner = on_writer;
         let journal = config.journal.clone();
         let writer = std::thread::Builder::new()
             .name("writer".into())
-            .spawn(move || writer_loop(&out_rx, conditioner, sink, tick, &s, journal.as_deref()))?;
+            .spawn(move || writer_loop(&out_rx, conditioner.as_mut(), sink, tick, &s, journal.as_deref()))?;
         Ok(Pipeline { inlet: Inlet { txs: inlets.into(), stats: Arc::clone(&stats) }, workers, writer, stats })
     }
 
@@ -270,7 +280,13 @@ impl Pipeline {
     }
 }
 
-fn normalise_loop(rx: &Receiver<Envelope>, tx: &Sender<(StoreBatch, Vec<u64>)>, n: &Normaliser, stats: &PipelineStats) {
+fn normalise_loop(
+    rx: &Receiver<Envelope>,
+    tx: &Sender<(StoreBatch, Vec<u64>)>,
+    n: &Normaliser,
+    stats: &PipelineStats,
+    mut conditioner: Option<&mut Conditioner>,
+) {
     // Block for one batch, then drain what is already queued into the same output batch.
     while let Ok(first) = rx.recv() {
         let mut out = StoreBatch::default();
@@ -281,6 +297,9 @@ fn normalise_loop(rx: &Receiver<Envelope>, tx: &Sender<(StoreBatch, Vec<u64>)>, 
             seqs.extend(more.seq);
             n.normalise_batch(more.batch, &mut out, stats);
         }
+        if let Some(conditioner) = conditioner.as_deref_mut() {
+            stats.count_conditioned(&conditioner.condition(&mut out));
+        }
         if tx.send((out, seqs)).is_err() {
             return; // the writer is gone: shutting down after a writer failure
         }
@@ -289,7 +308,7 @@ fn normalise_loop(rx: &Receiver<Envelope>, tx: &Sender<(StoreBatch, Vec<u64>)>, 
 
 fn writer_loop<S: Sink>(
     rx: &Receiver<(StoreBatch, Vec<u64>)>,
-    mut conditioner: Conditioner,
+    mut conditioner: Option<&mut Conditioner>,
     mut sink: S,
     tick: Duration,
     stats: &PipelineStats,
@@ -299,7 +318,9 @@ fn writer_loop<S: Sink>(
     loop {
         match rx.recv_timeout(tick) {
             Ok((mut batch, seqs)) => {
-                stats.count_conditioned(&conditioner.condition(&mut batch));
+                if let Some(conditioner) = conditioner.as_deref_mut() {
+                    stats.count_conditioned(&conditioner.condition(&mut batch));
+                }
                 stats.count_batch_stored();
                 if let Err(e) = sink.write_sequenced(batch, seqs.iter().min().copied()) {
                     stats.count_sink_error();

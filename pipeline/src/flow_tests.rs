@@ -140,9 +140,19 @@ fn raw(device: &str, name: &str, device_time: i64, received_at: i64) -> RawReadi
 
 #[test]
 fn redeliveries_become_duplicate_dead_letters_and_a_slow_clock_is_corrected_in_the_sink() {
+    // One normaliser conditions on its own thread; with two the writer does.
+    redeliveries_and_a_slow_clock(1);
+}
+
+#[test]
+fn redeliveries_and_a_slow_clock_are_conditioned_the_same_with_two_normalisers() {
+    redeliveries_and_a_slow_clock(2);
+}
+
+fn redeliveries_and_a_slow_clock(workers: usize) {
     use crate::{Flag, Reason};
     let sink = MemorySink::default();
-    let config = FlowConfig { queue_capacity: 2, workers: 1, tick: Duration::from_millis(5), ..FlowConfig::default() };
+    let config = FlowConfig { queue_capacity: 2, workers, tick: Duration::from_millis(5), ..FlowConfig::default() };
     let pipeline = Pipeline::start(config, Normaliser::new(Arc::new(Catalogue::builtin())), sink.clone()).unwrap();
     let inlet = pipeline.inlet();
     let send = |readings: Vec<RawReading>| inlet.send(IngestBatch { readings, dead_letters: vec![] }).unwrap();

@@ -20,8 +20,10 @@ use crate::error::{Error, Result};
 use crate::layout::{sync_dir, temp_name};
 use crate::schema::Table;
 
-/// zstd level: 3 is zstd's own default, a good ratio at a modest CPU cost.
-const ZSTD_LEVEL: i32 = 3;
+/// zstd level of the files the writer flushes: 3 is zstd's own default, a good ratio at a modest
+/// CPU cost on the ingest path. Compaction rewrites files off the hot path and uses its own,
+/// higher level (`[compaction] zstd_level`).
+pub const WRITER_ZSTD_LEVEL: i32 = 3;
 
 /// The columns each table's files are sorted by, in order (all ascending).
 ///
@@ -39,10 +41,17 @@ pub fn sort_columns(table: Table) -> &'static [&'static str] {
     }
 }
 
-/// Writer properties of a table's files: ZSTD, page statistics, dictionary encoding for the
-/// id, name and code columns; time columns DELTA_BINARY_PACKED (`received_at` PLAIN) and float columns
-/// BYTE_STREAM_SPLIT (dictionary off there, or the encoding would only be a fallback).
+/// Writer properties of a table's files as the writer flushes them (zstd level
+/// [`WRITER_ZSTD_LEVEL`]); see [`writer_properties_at_level`].
 pub fn writer_properties(table: Table, row_group_rows: usize) -> Result<WriterProperties> {
+    writer_properties_at_level(table, row_group_rows, WRITER_ZSTD_LEVEL)
+}
+
+/// Writer properties of a table's files: ZSTD at `zstd_level`, page statistics, dictionary
+/// encoding for the id, name and code columns; `time`/`device_time` DELTA_BINARY_PACKED,
+/// `received_at` and the float columns BYTE_STREAM_SPLIT (dictionary off there, or the encoding
+/// would only be a fallback).
+pub fn writer_properties_at_level(table: Table, row_group_rows: usize, zstd_level: i32) -> Result<WriterProperties> {
     let schema = table.file_schema();
     let sorting = sort_columns(table)
         .iter()
@@ -52,7 +61,7 @@ pub fn writer_properties(table: Table, row_group_rows: usize) -> Result<WriterPr
         })
         .collect::<Result<Vec<_>>>()?;
     let mut builder = WriterProperties::builder()
-        .set_compression(Compression::ZSTD(ZstdLevel::try_new(ZSTD_LEVEL)?))
+        .set_compression(Compression::ZSTD(ZstdLevel::try_new(zstd_level)?))
         .set_max_row_group_row_count(Some(row_group_rows.max(1)))
         .set_statistics_enabled(EnabledStatistics::Page)
         .set_dictionary_enabled(true)
@@ -61,10 +70,13 @@ pub fn writer_properties(table: Table, row_group_rows: usize) -> Result<WriterPr
     for field in schema.fields() {
         let encoding = match field.data_type() {
             // `received_at` is the observation time plus network jitter: delta-packed, every
-            // value costs the jitter's bits. PLAIN leaves zstd the repeats (the readings of
-            // one message share it, and sorted by metric they recur as whole sequences): 0.84
-            // → 0.47 bytes per reading on BENCHMARKS.md's data set.
-            arrow::datatypes::DataType::Timestamp(..) if field.name() == "received_at" => Some(Encoding::PLAIN),
+            // value costs the jitter's bits. Split into byte streams, the high bytes are long
+            // runs and zstd finds the repeats of the low ones (the readings of one message share
+            // it, and sorted by metric they recur as whole sequences): DELTA 0.84, PLAIN 0.41,
+            // BYTE_STREAM_SPLIT 0.33 bytes per reading on BENCHMARKS.md's data set.
+            arrow::datatypes::DataType::Timestamp(..) if field.name() == "received_at" => {
+                Some(Encoding::BYTE_STREAM_SPLIT)
+            }
             arrow::datatypes::DataType::Timestamp(..) => Some(Encoding::DELTA_BINARY_PACKED),
             arrow::datatypes::DataType::Float64 => Some(Encoding::BYTE_STREAM_SPLIT),
             arrow::datatypes::DataType::Binary => Some(Encoding::PLAIN),

@@ -2,7 +2,10 @@
 //!
 //! Both tables are registered as listing tables over their directories, with the explicit
 //! schemas of [`schema`](crate::schema) (never inferred, so empty tables work and every file
-//! is read with the same types) and the hive partition column `date` as Utf8.
+//! is read with the same types) and the hive partition column `date` as Utf8. `vitals` is a
+//! view over its listing table that returns `source_value` as `COALESCE(source_value, value)`:
+//! the files leave it null where it equals `value` (see [`schema`](crate::schema)), and SQL
+//! users see the value as sent either way.
 //!
 //! Design: the session is meant to live long (a CLI shell, a service endpoint) while the
 //! writer keeps adding files. DataFusion 55 caches directory listings with no expiry, which
@@ -18,7 +21,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use datafusion::catalog::TableProvider;
+use datafusion::catalog::view::ViewTable;
+use datafusion::common::Column;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
+use datafusion::datasource::provider_as_source;
+use datafusion::functions::expr_fn::coalesce;
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, col};
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
@@ -58,7 +67,12 @@ impl QuerySession {
             SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
         let ctx = SessionContext::new_with_state(state);
         for table in Table::ALL {
-            ctx.register_table(table.name(), Arc::new(listing_table(&data_dir, table)?))?;
+            let listing: Arc<dyn TableProvider> = Arc::new(listing_table(&data_dir, table)?);
+            let provider = match table {
+                Table::Vitals => vitals_view(listing, table.name())?,
+                Table::DeadLetters => listing,
+            };
+            ctx.register_table(table.name(), provider)?;
         }
         Ok(QuerySession { ctx, data_dir })
     }
@@ -84,6 +98,15 @@ impl QuerySession {
         Ok(batches)
     }
 
+    /// Registers the `vitals` table (the files, `source_value` filled in) once more under
+    /// `name`, replacing any table of that name; its scans carry `name`. For layers that put
+    /// their own `vitals` on top of the stored one.
+    pub fn register_vitals_as(&self, name: &str) -> Result<()> {
+        let listing: Arc<dyn TableProvider> = Arc::new(listing_table(&self.data_dir, Table::Vitals)?);
+        self.ctx.register_table(name, vitals_view(listing, name)?)?;
+        Ok(())
+    }
+
     /// The underlying DataFusion context, for the DataFrame API or registering more tables.
     pub fn context(&self) -> &SessionContext {
         &self.ctx
@@ -93,6 +116,27 @@ impl QuerySession {
     pub fn data_dir(&self) -> &Path {
         &self.data_dir
     }
+}
+
+/// The `vitals` table as SQL sees it: every column of the files, `source_value` filled in from
+/// `value` where the files leave it null. A plain projection, so filters and the files' sort
+/// order pass through it to the Parquet scan.
+/// `name` is the table name the plan's scan carries (what plan walkers, such as the audit of
+/// identifiable columns, see).
+fn vitals_view(listing: Arc<dyn TableProvider>, name: &str) -> Result<Arc<dyn TableProvider>> {
+    let columns: Vec<Expr> = listing
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| match f.name().as_str() {
+            "source_value" => coalesce(vec![col("source_value"), col("value")]).alias("source_value"),
+            name => col(Column::from_name(name)),
+        })
+        .collect();
+    let plan = LogicalPlanBuilder::scan(name, provider_as_source(listing), None)?
+        .project(columns)?
+        .build()?;
+    Ok(Arc::new(ViewTable::new(plan, None)))
 }
 
 /// A listing table over `<data_dir>/<table>/`: the explicit file schema, `date` as a Utf8
@@ -128,7 +172,13 @@ mod tests {
     }
 
     fn write_one(store: &mut ParquetStore, time: i64) {
-        let observation = Observation {
+        let observation = one(time);
+        store.write(StoreBatch { observations: vec![observation], dead_letters: vec![] }).unwrap();
+        store.flush().unwrap();
+    }
+
+    fn one(time: i64) -> Observation {
+        Observation {
             time,
             device_time: time,
             received_at: time,
@@ -144,9 +194,62 @@ mod tests {
             ward: None,
             bed: None,
             source: Source::Hl7,
-        };
-        store.write(StoreBatch { observations: vec![observation], dead_letters: vec![] }).unwrap();
+        }
+    }
+
+    /// The files leave `source_value` null where it equals `value`; SQL sees the value as sent
+    /// in both cases, and a filter on a stored column still reaches the Parquet scan.
+    #[tokio::test]
+    async fn source_value_reads_as_sent_whether_or_not_the_file_stores_it() {
+        use arrow::array::Float64Array;
+        use arrow::datatypes::Float64Type;
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = ParquetStore::open(StorageConfig::test_config(dir.path())).unwrap();
+        write_one(&mut store, 1_714_521_600_000_000); // value 60, as sent 60: stored null
+        let mut converted = one(1_714_521_601_000_000);
+        converted.source_value = 0.6; // e.g. a fraction converted to %
+        store.write(StoreBatch { observations: vec![converted], dead_letters: vec![] }).unwrap();
         store.flush().unwrap();
+        let session = QuerySession::open(dir.path()).unwrap();
+        let rows = session.sql("SELECT source_value FROM vitals ORDER BY time").await.unwrap();
+        let got: Vec<Option<f64>> = rows.iter().flat_map(|b| b.column(0).as_primitive::<Float64Type>().iter()).collect();
+        assert_eq!(got, [Some(60.0), Some(0.6)]);
+        let stored = session.sql("SELECT count(*) FROM vitals WHERE source_value = 60").await.unwrap();
+        assert_eq!(stored[0].column(0).as_primitive::<Int64Type>().value(0), 1);
+        // What DuckDB or pandas read from the files: null for the unconverted reading.
+        let files: Vec<_> = walk(dir.path());
+        let mut raw = Vec::new();
+        for path in files {
+            let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(
+                std::fs::File::open(&path).unwrap(),
+            )
+            .unwrap()
+            .build()
+            .unwrap();
+            for batch in reader {
+                let batch = batch.unwrap();
+                let column = batch.column_by_name("source_value").unwrap();
+                raw.extend(column.as_any().downcast_ref::<Float64Array>().unwrap().iter());
+            }
+        }
+        raw.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        assert_eq!(raw, [None, Some(0.6)]);
+        let plan = session.sql("EXPLAIN SELECT value FROM vitals WHERE metric = 'heart_rate'").await.unwrap();
+        let text = arrow::util::pretty::pretty_format_batches(&plan).unwrap().to_string();
+        assert!(text.contains("DataSourceExec") && text.contains("predicate=metric@"), "{text}");
+    }
+
+    fn walk(dir: &Path) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                out.extend(walk(&path));
+            } else if path.extension().is_some_and(|e| e == "parquet") && path.to_string_lossy().contains("vitals") {
+                out.push(path);
+            }
+        }
+        out
     }
 
     /// The control for the listing-cache setting: with DataFusion's defaults the same table

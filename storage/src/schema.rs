@@ -16,7 +16,7 @@
 //! | `value` | Float64 | no | value in the metric's canonical unit |
 //! | `unit` | Utf8 | no | canonical UCUM unit (`/min`, `mm[Hg]`, `Cel`) |
 //! | `source_name` | Utf8 | no | the name as the device sent it (`HR`) |
-//! | `source_value` | Float64 | no | the value as the device sent it |
+//! | `source_value` | Float64 | yes | the value as the device sent it; **null when it equals `value`** (no unit conversion changed it), so a file does not store the value twice: `COALESCE(source_value, value)` is the value as sent, and wardstream's `vitals` view returns exactly that |
 //! | `source_unit` | Utf8 | yes | the unit as the device sent it |
 //! | `status` | Utf8 | no | the most severe quality flag, or `valid`: `implausible` > `questionable` > `future_time` > `clock_corrected` > `preliminary` > `corrected` > `valid` |
 //! | `flags` | List(Utf8) | no | every quality flag of the reading, most severe first (empty when valid) |
@@ -129,7 +129,7 @@ static VITALS: LazyLock<SchemaRef> = LazyLock::new(|| {
         Field::new("value", DataType::Float64, false),
         utf8("unit", false),
         utf8("source_name", false),
-        Field::new("source_value", DataType::Float64, false),
+        Field::new("source_value", DataType::Float64, true),
         utf8("source_unit", true),
         utf8("status", false),
         Field::new("flags", flags_type(), false),
@@ -194,7 +194,7 @@ mod tests {
             "value Float64 false",
             "unit Utf8 false",
             "source_name Utf8 false",
-            "source_value Float64 false",
+            "source_value Float64 true",
             "source_unit Utf8 true",
             "status Utf8 false",
             "flags List(Utf8) false",

@@ -41,6 +41,10 @@ struct Options {
     /// Also write the readings as InfluxDB line protocol (ms precision) to this file.
     #[arg(long)]
     influx_lines: Option<PathBuf>,
+    /// In the line protocol, also store each pack's receive time (µs, an integer field
+    /// `received_at`), so that InfluxDB holds the same information as wardstream's files.
+    #[arg(long, requires = "influx_lines")]
+    influx_received_at: bool,
     /// Rows per Parquet file as the writer cuts them (the service's default is 1,000,000).
     #[arg(long, default_value_t = 1_000_000)]
     rows_per_file: usize,
@@ -176,6 +180,9 @@ fn main() -> anyhow::Result<()> {
                         _ => f64::NAN,
                     };
                     write!(lines, "{}{}={}", if k == 0 { "" } else { "," }, VITALS[k].0, v)?;
+                }
+                if o.influx_received_at {
+                    write!(lines, ",received_at={}i", t + delay)?;
                 }
                 writeln!(lines, " {}", t / 1000)?;
             }

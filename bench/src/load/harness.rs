@@ -37,7 +37,7 @@ use super::target::{admit_patients, service_config};
 /// Runs the harness once (inside a multi-threaded Tokio runtime).
 pub async fn run(options: &LoadOptions) -> anyhow::Result<Report> {
     let started_at = wall_us();
-    let broker = Mosquitto::start()?;
+    let broker = Mosquitto::start(options.broker_inflight)?;
     let data = tempfile::tempdir().context("temporary data directory")?;
     let config = service_config(data.path(), &broker.url(), options.devices, options.durability);
     eprintln!("load: starting wardstream with {} devices on {}", options.devices, broker.url());
@@ -114,6 +114,7 @@ pub async fn run(options: &LoadOptions) -> anyhow::Result<Report> {
                 Durability::Off => "off".into(),
             },
             connections: options.connections,
+            broker_max_inflight: options.broker_inflight,
             started_at: format_rfc3339(started_at),
             machine_cores: std::thread::available_parallelism().map_or(0, usize::from),
         },

@@ -1,9 +1,8 @@
 //! [`Mosquitto`]: a real Mosquitto broker on a free loopback port for one harness run, configured
 //! as the integration tests configure theirs (the queue limit lifted: the default
-//! `max_queued_messages` of 1000 drops QoS 1 bursts), with `max_inflight_messages 1000` as a
-//! production broker in front of wardstream should have (an unlimited inflight window lets the
-//! broker outrun the client's PUBACKs at flat-out rates: see README, Durability), killed when
-//! dropped.
+//! `max_queued_messages` of 1000 drops QoS 1 bursts), with the run's `max_inflight_messages`
+//! (`--broker-inflight`, 1000 by default; 0 for an unlimited window, which wardstream's PUBACKs
+//! now keep up with: see README, Durability), killed when dropped.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::{Path, PathBuf};
@@ -31,8 +30,9 @@ fn binary() -> anyhow::Result<PathBuf> {
 }
 
 impl Mosquitto {
-    /// Starts a broker on a free port and waits (up to 10 s) until it accepts connections.
-    pub fn start() -> anyhow::Result<Mosquitto> {
+    /// Starts a broker on a free port with `max_inflight_messages` = `inflight` (0: unlimited)
+    /// and waits (up to 10 s) until it accepts connections.
+    pub fn start(inflight: u32) -> anyhow::Result<Mosquitto> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let dir = tempfile::tempdir().context("temporary directory for mosquitto.conf")?;
         let conf = dir.path().join("mosquitto.conf");
@@ -40,7 +40,7 @@ impl Mosquitto {
             &conf,
             format!(
                 "listener {port} 127.0.0.1\nallow_anonymous true\npersistence false\n\
-                 max_queued_messages 0\nmax_inflight_messages 1000\nlog_dest none\n"
+                 max_queued_messages 0\nmax_inflight_messages {inflight}\nlog_dest none\n"
             ),
         )
         .context("writing mosquitto.conf")?;

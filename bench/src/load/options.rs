@@ -85,6 +85,10 @@ pub struct LoadOptions {
     /// Patients followed over the live stream (one SSE connection each).
     #[arg(long, default_value_t = 20)]
     pub live_patients: u32,
+    /// The broker's `max_inflight_messages` towards each subscriber, wardstream included (0:
+    /// unlimited, the window that used to starve wardstream's PUBACKs; see README, Durability).
+    #[arg(long, default_value_t = 1000)]
+    pub broker_inflight: u32,
     /// Longest wait, after the devices stop, for everything published to be stored, in seconds.
     #[arg(long, default_value_t = 300)]
     pub drain_timeout_s: u64,
@@ -119,6 +123,7 @@ mod tests {
             (2000, 10, Rate::Target(20_000), 30, Durability::On, 8)
         );
         assert_eq!((o.timeline_samples, o.poll_ms, o.live_patients, o.drain_timeout_s), (200, 5, 20, 300));
+        assert_eq!(o.broker_inflight, 1000);
         let max = LoadOptions::parse_from(["load", "--rate", "max", "--durability", "off", "--seconds", "2"]);
         assert_eq!((max.rate, max.durability, max.seconds), (Rate::Max, Durability::Off, 2));
         assert!(LoadOptions::try_parse_from(["load", "--readings-per-pack", "11"]).is_err());

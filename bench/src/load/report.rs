@@ -56,6 +56,9 @@ pub struct Scenario {
     pub durability: String,
     /// Publisher MQTT connections.
     pub connections: u16,
+    /// The broker's `max_inflight_messages` (0: unlimited).
+    #[serde(default)]
+    pub broker_max_inflight: u32,
     /// When the run started (RFC 3339, UTC).
     pub started_at: String,
     /// Cores the machine has.
@@ -189,8 +192,8 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(
             out,
-            "load: {} devices, rate {}, {} s, durability {}, {} publisher connections",
-            s.devices, s.rate, s.seconds, s.durability, s.connections
+            "load: {} devices, rate {}, {} s, durability {}, {} publisher connections, broker inflight window {}",
+            s.devices, s.rate, s.seconds, s.durability, s.connections, s.broker_max_inflight
         );
         let _ = writeln!(
             out,

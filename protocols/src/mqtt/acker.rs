@@ -1,30 +1,31 @@
 //! [`Acker`]: acknowledges QoS 1/2 messages to the broker only once their batch is durable.
 //!
-//! Design: the task that polls rumqttc's event loop must never wait (PITFALLS), so it hands each
-//! received PUBLISH, in receive order, to this thread with the WAL sequence number of its batch.
-//! The thread waits for each in turn (`Feed::wait_durable`: group commit wakes many at once) and
-//! then queues the PUBACK with the non-blocking `try_ack`, preserving receive order as MQTT
-//! requires. rumqttc's request channel is sized for every packet id a broker can have
-//! outstanding (`REQUEST_CHANNEL_CAPACITY`), so `try_ack` is not refused for lack of room; if it
-//! ever is (the event loop is momentarily behind, or gone), the thread retries rather than
-//! dropping the ack: a dropped ack leaves the broker holding a message that is redelivered after
-//! a restart, possibly past the de-duplication window (a duplicate row). If the ack still cannot
-//! be queued after [`ACK_RETRY_LIMIT`], the connection is marked failed and dropped, so the broker
-//! redelivers everything unacknowledged to a live service, whose de-duplicator absorbs it. Messages received before the latest CONNACK are never acked: rumqttc matches acks by
-//! packet id alone, and the broker redelivers them anyway.
+//! Design: the task that polls rumqttc's event loop must never wait for durability (PITFALLS),
+//! so it hands each received PUBLISH, in receive order, to this thread with the WAL sequence
+//! number of its batch. The thread waits for each in turn (`Feed::wait_durable`: group commit
+//! wakes many at once) and passes it on, still in receive order, as a [`ReadyAck`] to the poll
+//! task, which **writes the PUBACK to the socket itself** before its next read (see
+//! `source::AckWriter`). PUBACKs therefore never queue behind rumqttc's request channel: rumqttc
+//! reads up to ten packets per poll but takes one request per poll, so with a broker whose
+//! inflight window is unlimited the acks used to fall ever further behind the reads at
+//! flat-out rates, fill the channel, and force a reconnect whose redelivered backlog could
+//! exceed the de-duplicator (issue 6). Now every ack ready is on the wire before the next
+//! read, so the acks outstanding are only those still waiting for their fsync.
 //!
-//! If a batch can never be made durable (the log failed), nothing more of that connection is
-//! acknowledged (acking later messages would break the order) and the connection is dropped, so
-//! the broker redelivers every unacknowledged message after reconnecting.
+//! Messages received before the latest CONNACK are never acked: rumqttc matches acks by
+//! packet id alone, and the broker redelivers them anyway. If a batch can never be made durable
+//! (the log failed), nothing more of that connection is acknowledged (acking later messages
+//! would break the order) and the connection is dropped, so the broker redelivers every
+//! unacknowledged message after reconnecting.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, bounded};
-use rumqttc::{AsyncClient, Publish};
-use tracing::{error, warn};
+use rumqttc::Publish;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender, unbounded_channel};
+use tracing::error;
 use wardstream_pipeline::Feed;
 
 use super::MqttStats;
@@ -37,6 +38,18 @@ pub struct PendingAck {
     /// The WAL record of its batch; `None` when nothing was stored (an empty message).
     pub seq: Option<u64>,
     /// The connection it arrived on (CONNACK count).
+    pub epoch: u64,
+}
+
+/// A message whose batch is durable: the poll task writes its ack if `epoch` is still the
+/// current connection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReadyAck {
+    /// The message's packet id.
+    pub pkid: u16,
+    /// Its QoS (1: PUBACK, 2: PUBREC).
+    pub qos: rumqttc::QoS,
+    /// The connection it arrived on.
     pub epoch: u64,
 }
 
@@ -53,17 +66,23 @@ pub struct Acker {
 }
 
 impl Acker {
-    /// Starts the thread. `capacity` bounds the queue of messages waiting for durability (the
-    /// inflight window plus slack: the broker sends no more than that unacknowledged).
-    pub fn start(client: AsyncClient, feed: Feed, stats: Arc<MqttStats>, capacity: usize) -> std::io::Result<Acker> {
+    /// Starts the thread. `capacity` bounds the queue of messages waiting for durability; when
+    /// it is full the poll task waits, so it stops reading and TCP holds the broker back. The
+    /// returned receiver yields the acks to write, in receive order.
+    pub fn start(
+        feed: Feed,
+        stats: Arc<MqttStats>,
+        capacity: usize,
+    ) -> std::io::Result<(Acker, UnboundedReceiver<ReadyAck>)> {
         let (tx, rx) = bounded(capacity.max(1));
+        let (ready_tx, ready_rx) = unbounded_channel();
         let epoch = Arc::new(AtomicU64::new(0));
         let failed = Arc::new(AtomicBool::new(false));
         let (e, f) = (Arc::clone(&epoch), Arc::clone(&failed));
         let thread = std::thread::Builder::new()
             .name("mqtt-acker".into())
-            .spawn(move || ack_loop(&rx, &client, &feed, &stats, &e, &f))?;
-        Ok(Acker { tx: Some(tx), thread: Some(thread), epoch, failed })
+            .spawn(move || ack_loop(&rx, &ready_tx, &feed, &stats, &e, &f))?;
+        Ok((Acker { tx: Some(tx), thread: Some(thread), epoch, failed }, ready_rx))
     }
 
     /// Queues a message for acknowledgement. Blocks while the queue is full (call inside
@@ -76,7 +95,7 @@ impl Acker {
         }
     }
 
-    /// Waits until every queued message is acknowledged (or skipped), then stops the thread.
+    /// Waits until every queued message is passed on (or skipped), then stops the thread.
     pub fn finish(mut self) {
         self.tx = None;
         if let Some(thread) = self.thread.take()
@@ -89,7 +108,7 @@ impl Acker {
 
 fn ack_loop(
     rx: &Receiver<PendingAck>,
-    client: &AsyncClient,
+    ready: &UnboundedSender<ReadyAck>,
     feed: &Feed,
     stats: &MqttStats,
     epoch: &AtomicU64,
@@ -110,48 +129,10 @@ fn ack_loop(
             stats.count_ack_skipped();
             continue;
         }
-        match queue_ack(client, &pending, epoch) {
-            AckOutcome::Queued => stats.count_ack(),
-            AckOutcome::ConnectionGone => stats.count_ack_skipped(),
-            AckOutcome::Refused(e) => {
-                warn!(error = %e, "could not queue a PUBACK; reconnecting so the broker redelivers");
-                failed_epoch = Some(pending.epoch);
-                failed.store(true, Ordering::Release);
-                stats.count_ack_skipped();
-            }
-        }
-    }
-}
-
-/// How long the thread keeps retrying an ack the client refuses before giving up on the
-/// connection.
-pub const ACK_RETRY_LIMIT: Duration = Duration::from_secs(5);
-
-enum AckOutcome {
-    Queued,
-    /// The connection it arrived on is gone: the broker redelivers it on the new one.
-    ConnectionGone,
-    Refused(rumqttc::ClientError),
-}
-
-/// Queues the PUBACK, retrying with a short backoff while the client refuses it and the
-/// connection it arrived on is still the current one.
-fn queue_ack(client: &AsyncClient, pending: &PendingAck, epoch: &AtomicU64) -> AckOutcome {
-    let started = Instant::now();
-    let mut pause = Duration::from_micros(100);
-    loop {
-        match client.try_ack(&pending.publish) {
-            Ok(()) => return AckOutcome::Queued,
-            Err(e) => {
-                if pending.epoch != epoch.load(Ordering::Acquire) {
-                    return AckOutcome::ConnectionGone;
-                }
-                if started.elapsed() >= ACK_RETRY_LIMIT {
-                    return AckOutcome::Refused(e);
-                }
-                std::thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(20));
-            }
+        let ack = ReadyAck { pkid: pending.publish.pkid, qos: pending.publish.qos, epoch: pending.epoch };
+        if ready.send(ack).is_err() {
+            // The poll task is gone: the broker redelivers the message on the next connection.
+            stats.count_ack_skipped();
         }
     }
 }

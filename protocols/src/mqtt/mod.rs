@@ -10,7 +10,9 @@
 //!   [`pack_to_batch`](crate::senml::pack_to_batch) and sends the batch to the pipeline's
 //!   [`Feed`](wardstream_pipeline::Feed), blocking when the pipeline is full.
 //! - [`Acker`] (`acker`): with a journaled (durable) feed and QoS 1/2, acknowledges each message
-//!   only once its batch is in an fsynced WAL record, in receive order.
+//!   only once its batch is in an fsynced WAL record, in receive order; the poll task writes
+//!   each ready ack onto the connection itself before its next read (`ack_write`), so acks never
+//!   fall behind reads, even with a broker whose inflight window is unlimited.
 //! - [`MqttStats`] (`stats`): counters and connection state for display and metrics, including
 //!   TLS and authentication failures and identity mismatches.
 //!
@@ -18,6 +20,7 @@
 //! reads it, before storage. Use a journaled feed with `clean_session = false` and a stable
 //! client id for at-least-once delivery across crashes (the service does).
 
+mod ack_write;
 mod acker;
 mod config;
 mod credentials;
@@ -26,7 +29,8 @@ mod source;
 mod stats;
 mod tls;
 
-pub use acker::{Acker, PendingAck};
+pub use ack_write::{ACK_FLUSH_TIMEOUT, AckWriteError};
+pub use acker::{Acker, PendingAck, ReadyAck};
 pub use config::{
     BrokerUrl, DEFAULT_CLIENT_ID, DEFAULT_PORT, DEFAULT_TLS_PORT, DEFAULT_TOPIC, DEFAULT_URL, MqttConfig,
     REQUEST_CHANNEL_CAPACITY, parse_url,

@@ -12,7 +12,8 @@ use tokio::sync::watch;
 use tracing::{Instrument, debug, error, info, info_span, warn};
 use wardstream_pipeline::{Clock, Feed, FeedError, IngestBatch, Reason};
 
-use super::acker::{Acker, PendingAck};
+use super::ack_write::{next_ready, write_ready};
+use super::acker::{Acker, PendingAck, ReadyAck};
 use super::failure::{Failure, classify};
 use super::{Error, MqttConfig, MqttStats};
 use crate::senml::{DeviceIdRule, IdentityPolicy, pack_to_batch_with_identity};
@@ -124,17 +125,16 @@ impl MqttSource {
     async fn run_inner(self, mut shutdown: watch::Receiver<bool>) -> Result<(), Error> {
         let capacity = self.options.request_channel_capacity();
         let (client, mut events) = AsyncClient::new(self.options.clone(), capacity);
-        let acker = if self.manual_acks {
+        let (acker, mut ready) = if self.manual_acks {
             // Messages waiting for durability: the inflight window plus slack; beyond it the
-            // poll task waits, and the broker holds back the rest.
+            // poll task waits (stops reading), and the broker holds back the rest.
             let window = usize::from(self.options.inflight()) + 16;
-            let acker =
-                Acker::start(client.clone(), self.feed.clone(), Arc::clone(&self.stats), window).map_err(|e| {
-                    Error::InvalidConfig { field: "acker", message: format!("cannot start the ack thread: {e}") }
-                })?;
-            Some(acker)
+            let (acker, ready) = Acker::start(self.feed.clone(), Arc::clone(&self.stats), window).map_err(|e| {
+                Error::InvalidConfig { field: "acker", message: format!("cannot start the ack thread: {e}") }
+            })?;
+            (Some(acker), Some(ready))
         } else {
-            None
+            (None, None)
         };
         let mut backoff = BACKOFF_MIN;
         let mut first_connack = true;
@@ -146,10 +146,39 @@ impl MqttSource {
                 warn!("dropping the MQTT connection after a storage failure");
                 let _ = client.try_disconnect();
             }
-            let event = tokio::select! {
-                biased;
-                () = shutdown_requested(&mut shutdown) => break Ok(()),
-                event = events.poll() => event,
+            // Every ack that is ready goes on the wire before the next read (see `ack_write`).
+            let epoch = acker.as_ref().map_or(0, |a| a.epoch.load(std::sync::atomic::Ordering::Acquire));
+            let mut woken_by: Option<ReadyAck> = None;
+            let event = loop {
+                if let Some(rx) = ready.as_mut()
+                    && let Err(error) = write_ready(&mut events, woken_by.take(), rx, epoch, &self.stats).await
+                {
+                    events.clean();
+                    break Err(error.to_string());
+                }
+                let connected = events.network.is_some();
+                tokio::select! {
+                    biased;
+                    () = shutdown_requested(&mut shutdown) => break Ok(None),
+                    ack = next_ready(&mut ready), if connected => woken_by = Some(ack),
+                    event = events.poll() => break Ok(Some(event)),
+                }
+            };
+            let event = match event {
+                Ok(Some(event)) => event,
+                Ok(None) => break Ok(()),
+                Err(error) => {
+                    self.stats.set_connected(false);
+                    self.stats.count_reconnect();
+                    warn!(%error, retry_in_ms = backoff.as_millis() as u64, "MQTT connection failed; reconnecting");
+                    tokio::select! {
+                        biased;
+                        () = shutdown_requested(&mut shutdown) => break Ok(()),
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(BACKOFF_MAX);
+                    continue;
+                }
             };
             match event {
                 Ok(Event::Incoming(Packet::ConnAck(ack))) => {
@@ -188,6 +217,13 @@ impl MqttSource {
                 }
             }
         };
+        if let (Some(rx), Some(a)) = (ready.as_mut(), acker.as_ref()) {
+            // The acks already ready go out before the DISCONNECT.
+            let epoch = a.epoch.load(std::sync::atomic::Ordering::Acquire);
+            if let Err(error) = write_ready(&mut events, None, rx, epoch, &self.stats).await {
+                debug!(%error, "acks not written at shutdown; the broker redelivers those messages");
+            }
+        }
         let result = match result {
             Ok(()) => self.disconnect(&client, &mut events, acker.as_ref(), &mut shutdown).await,
             Err(e) => Err(e),

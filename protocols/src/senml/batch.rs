@@ -9,6 +9,7 @@ use wardstream_pipeline::{DeadLetter, IngestBatch, Micros, RawReading, RawValue,
 
 use super::device::{DeviceIdRule, split_name, topic_level};
 use super::error::RecordError;
+use super::fast;
 use super::identity::{IdentityPolicy, same_device};
 use super::resolve::{Record, Value, decode};
 
@@ -38,12 +39,33 @@ pub fn pack_to_batch_with_identity(
     policy: IdentityPolicy,
     now: Micros,
 ) -> IngestBatch {
-    let mut batch = IngestBatch::default();
     let ctx = Context { raw: Arc::from(payload), origin: Arc::from(topic), topic, now };
-    let items = match decode(payload, now) {
+    match fast::pack_to_batch(payload, &ctx, rule, policy) {
+        Some(batch) => batch,
+        None => reference(payload, &ctx, rule, policy),
+    }
+}
+
+/// [`pack_to_batch_with_identity`] by the serde-based reference decoder only (no fast path):
+/// the behaviour the fast path must match, for differential tests and fuzzing.
+pub fn reference_pack_to_batch_with_identity(
+    payload: &[u8],
+    topic: &str,
+    rule: &DeviceIdRule,
+    policy: IdentityPolicy,
+    now: Micros,
+) -> IngestBatch {
+    let ctx = Context { raw: Arc::from(payload), origin: Arc::from(topic), topic, now };
+    reference(payload, &ctx, rule, policy)
+}
+
+/// The reference path: [`decode`] the whole pack, then turn its items into the batch.
+fn reference(payload: &[u8], ctx: &Context<'_>, rule: &DeviceIdRule, policy: IdentityPolicy) -> IngestBatch {
+    let mut batch = IngestBatch::default();
+    let items = match decode(payload, ctx.now) {
         Ok(items) => items,
         Err(error) => {
-            let device = rule.device_without_name(topic).map(Arc::from);
+            let device = rule.device_without_name(ctx.topic).map(Arc::from);
             batch.dead_letters.push(ctx.dead_letter(device, None, error.reason(), error.to_string()));
             return batch;
         }
@@ -70,15 +92,21 @@ pub fn pack_to_batch_with_identity(
 }
 
 /// What every item of one message shares.
-struct Context<'t> {
-    raw: Arc<[u8]>,
-    origin: Arc<str>,
-    topic: &'t str,
-    now: Micros,
+pub(super) struct Context<'t> {
+    pub(super) raw: Arc<[u8]>,
+    pub(super) origin: Arc<str>,
+    pub(super) topic: &'t str,
+    pub(super) now: Micros,
 }
 
 impl Context<'_> {
-    fn record(&self, record: Record<'_>, rule: &DeviceIdRule, devices: &mut Devices, batch: &mut IngestBatch) {
+    pub(super) fn record(
+        &self,
+        record: Record<'_>,
+        rule: &DeviceIdRule,
+        devices: &mut Devices,
+        batch: &mut IngestBatch,
+    ) {
         let split = rule.split(&record.name, self.topic);
         let Some(device) = split.device else {
             let detail = format!(
@@ -126,7 +154,13 @@ impl Context<'_> {
         });
     }
 
-    fn record_error(&self, error: RecordError, rule: &DeviceIdRule, devices: &mut Devices, batch: &mut IngestBatch) {
+    pub(super) fn record_error(
+        &self,
+        error: RecordError,
+        rule: &DeviceIdRule,
+        devices: &mut Devices,
+        batch: &mut IngestBatch,
+    ) {
         let device = match &error.name {
             Some(name) if super::is_valid_name(name) => rule.split(name, self.topic).device,
             _ => rule.device_without_name(self.topic),
@@ -194,7 +228,7 @@ impl Context<'_> {
 
 /// The device ids of one message, each allocated once (messages rarely hold more than a few).
 #[derive(Default)]
-struct Devices(Vec<Arc<str>>);
+pub(super) struct Devices(Vec<Arc<str>>);
 
 impl Devices {
     fn get(&mut self, id: &str) -> Arc<str> {

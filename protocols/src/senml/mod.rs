@@ -16,6 +16,10 @@
 //!   reading's device id by the [`DeviceIdRule`] (see [`device`] for the rule);
 //!   [`pack_to_batch_with_identity`] first checks that the payload names no device but its
 //!   topic's, under an [`IdentityPolicy`] (see [`identity`]).
+//! - Speed: [`pack_to_batch`] first runs a single-pass byte scanner (`scan`, `fast`) that
+//!   resolves base fields on the fly and writes readings straight into the batch; on anything
+//!   unusual or invalid it hands the payload to the serde-based decoder above, which stays the
+//!   reference ([`reference_pack_to_batch_with_identity`]) and gives every error its message.
 //!
 //! ```
 //! use wardstream_protocols::senml::{Value, decode};
@@ -32,10 +36,14 @@
 mod batch;
 pub mod device;
 mod error;
+mod fast;
 pub mod identity;
 mod resolve;
+mod scan;
 mod wire;
 
+#[cfg(test)]
+mod fast_tests;
 #[cfg(test)]
 mod identity_tests;
 #[cfg(test)]
@@ -43,7 +51,7 @@ mod resolve_tests;
 #[cfg(test)]
 mod rfc_tests;
 
-pub use batch::{pack_to_batch, pack_to_batch_with_identity};
+pub use batch::{pack_to_batch, pack_to_batch_with_identity, reference_pack_to_batch_with_identity};
 pub use device::{DeviceIdFrom, DeviceIdRule};
 pub use error::{RecordError, RecordErrorKind, SUPPORTED_VERSION, SenmlError};
 pub use identity::IdentityPolicy;

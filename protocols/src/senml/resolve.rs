@@ -165,7 +165,7 @@ fn concat<'a>(base: Option<&Cow<'a, str>>, name: Option<Cow<'a, str>>) -> Cow<'a
 }
 
 /// Seconds (base time + time) to µs since the epoch: below 2^28 relative to `now`.
-fn resolve_time(seconds: f64, now: Micros) -> Option<Micros> {
+pub(super) fn resolve_time(seconds: f64, now: Micros) -> Option<Micros> {
     if seconds < RELATIVE_TIME_LIMIT_SECONDS {
         now.checked_add(seconds_to_micros(seconds)?)
     } else {
@@ -176,6 +176,10 @@ fn resolve_time(seconds: f64, now: Micros) -> Option<Micros> {
 /// RFC 8428 §4.5.1: `^[a-zA-Z0-9][a-zA-Z0-9:./_-]*$`.
 pub fn is_valid_name(name: &str) -> bool {
     let mut bytes = name.bytes();
-    bytes.next().is_some_and(|b| b.is_ascii_alphanumeric())
-        && bytes.all(|b| b.is_ascii_alphanumeric() || matches!(b, b':' | b'.' | b'/' | b'_' | b'-'))
+    bytes.next().is_some_and(|b| b.is_ascii_alphanumeric()) && bytes.all(is_name_byte)
+}
+
+/// A byte allowed after the first in a SenML name: `[a-zA-Z0-9:./_-]`.
+pub(super) fn is_name_byte(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || matches!(b, b':' | b'.' | b'/' | b'_' | b'-')
 }

@@ -119,7 +119,9 @@ impl Cursor {
                 let (path, row) = (self.path.clone(), self.row_base + i);
                 return Err(CompactionError::UnsortedInput { path, key: key.names, row });
             }
-            self.batch = batch;
+            // In the table's schema: an older file may declare a column non-nullable that
+            // the table now allows nulls in (see `readable_as`).
+            self.batch = RecordBatch::try_new(std::sync::Arc::clone(schema), batch.columns().to_vec())?;
             self.keys = keys;
             return Ok(true);
         }
@@ -133,13 +135,24 @@ fn open_input(path: &Path, table: Table, batch_rows: usize) -> Result<ParquetRec
     let file = File::open(path).map_err(|e| CompactionError::io(path, e))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
     let expected = table.file_schema();
-    if builder.schema().fields() != expected.fields() {
+    if !readable_as(builder.schema(), &expected) {
         let found: Vec<String> =
             builder.schema().fields().iter().map(|f| format!("{} {}", f.name(), f.data_type())).collect();
         let detail = format!("found [{}]", found.join(", "));
         return Err(CompactionError::SchemaMismatch { path: path.to_path_buf(), table, detail });
     }
     Ok(builder.with_batch_size(batch_rows).build()?)
+}
+
+/// True when a file of schema `found` holds the table's columns: the same names and types in
+/// order, each nullable where the table's is, or not nullable where the table's is (files
+/// written before a column became nullable, e.g. `source_value`, still merge; the merged batch
+/// takes the table's schema).
+fn readable_as(found: &arrow::datatypes::Schema, expected: &arrow::datatypes::Schema) -> bool {
+    found.fields().len() == expected.fields().len()
+        && found.fields().iter().zip(expected.fields()).all(|(f, e)| {
+            f.name() == e.name() && f.data_type() == e.data_type() && (e.is_nullable() || !f.is_nullable())
+        })
 }
 
 /// Merges `inputs` (each sorted by the table's sort key) into `sink`, in batches of at most

@@ -106,3 +106,44 @@ fn a_file_of_another_table_is_refused() {
     let err = merge(Table::Vitals, &[path], 2, &mut sink).unwrap_err();
     assert!(matches!(err, CompactionError::SchemaMismatch { table: Table::Vitals, .. }), "{err}");
 }
+
+/// A file as wardstream wrote it before `source_value` became nullable: the column declared
+/// non-null and every value stored.
+fn old_format_file(dir: &std::path::Path, name: &str, rows: &[Observation]) -> PathBuf {
+    use arrow::array::{ArrayRef, Float64Array};
+    use arrow::datatypes::{Field, Schema};
+    let batch = vitals_batch(rows).unwrap();
+    let idx = batch.schema().index_of("source_value").unwrap();
+    let fields: Vec<Field> = batch
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| if f.name() == "source_value" { f.as_ref().clone().with_nullable(false) } else { f.as_ref().clone() })
+        .collect();
+    let mut columns = batch.columns().to_vec();
+    columns[idx] = std::sync::Arc::new(rows.iter().map(|o| o.source_value).collect::<Float64Array>()) as ArrayRef;
+    let old = RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns).unwrap();
+    let props = writer_properties(Table::Vitals, 1_000).unwrap();
+    write_atomically(dir, name, &old, props).unwrap().path
+}
+
+#[test]
+fn files_from_before_source_value_became_nullable_merge_with_new_ones() {
+    use arrow::array::AsArray;
+    use arrow::datatypes::Float64Type;
+    let dir = tempfile::tempdir().unwrap();
+    let t = |s: i64| MAY_1 + s * 1_000_000;
+    let old = old_format_file(dir.path(), "old.parquet", &[obs("m-1", t(1), 1.0), obs("m-1", t(3), 3.0)]);
+    let mut converted = obs("m-1", t(2), 2.0);
+    converted.source_value = 20.0;
+    let new = file(dir.path(), "new.parquet", &[converted, obs("m-1", t(4), 4.0)]);
+    let mut sink = Collect { batches: vec![], room: 10, in_file: 0 };
+    let stats = merge(Table::Vitals, &[old, new], 1, &mut sink).unwrap();
+    assert_eq!(stats.rows, 4);
+    let all = arrow::compute::concat_batches(&Table::Vitals.file_schema(), &sink.batches).unwrap();
+    let source_value = all.column_by_name("source_value").unwrap().as_primitive::<Float64Type>();
+    // The old file's values stay as they were stored; the new file's equal one is null.
+    assert_eq!(source_value.iter().collect::<Vec<_>>(), [Some(1.0), Some(20.0), Some(3.0), None]);
+    let value = all.column_by_name("value").unwrap().as_primitive::<Float64Type>();
+    assert_eq!(value.values().to_vec(), [1.0, 2.0, 3.0, 4.0]);
+}

@@ -6,7 +6,7 @@
 //! `.inprogress` on purpose: the writer's start-up cleanup never removes a live compaction's
 //! files, and compaction recovery (which holds the compaction lock) removes only its own.
 //! Neither ends in `.parquet`, so no listing table, DuckDB glob or pyarrow dataset reads them.
-//! Files are written with the writer's [`writer_properties`] (ZSTD, statistics, sorting
+//! Files are written with the writer's [`writer_properties_at_level`] (ZSTD at the compaction level, statistics, sorting
 //! columns, encodings) and cut at `max_rows_per_file` rows.
 
 use std::fs::{self, File};
@@ -17,7 +17,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use wardstream_pipeline::{Clock, SystemClock};
 
-use crate::file::writer_properties;
+use crate::file::writer_properties_at_level;
 use crate::layout::{FileNamer, sync_dir};
 use crate::schema::Table;
 
@@ -65,11 +65,17 @@ pub(crate) struct StagedOutputs {
 
 impl StagedOutputs {
     /// Outputs into partition directory `dir` of `table`.
-    pub(crate) fn new(dir: &Path, table: Table, max_rows: usize, row_group_rows: usize) -> Result<StagedOutputs> {
+    pub(crate) fn new(
+        dir: &Path,
+        table: Table,
+        max_rows: usize,
+        row_group_rows: usize,
+        zstd_level: i32,
+    ) -> Result<StagedOutputs> {
         Ok(StagedOutputs {
             dir: dir.to_path_buf(),
             table,
-            props: writer_properties(table, row_group_rows)?,
+            props: writer_properties_at_level(table, row_group_rows, zstd_level)?,
             max_rows: max_rows.max(1),
             namer: FileNamer::new(),
             current: None,

@@ -109,7 +109,7 @@ fn merge_group(
 ) -> Result<()> {
     let paths: Vec<PathBuf> = group.iter().map(|f| dir.join(&f.name)).collect();
     let expected_rows: u64 = group.iter().map(|f| f.rows).sum();
-    let mut outputs = StagedOutputs::new(dir, table, config.max_rows_per_file, config.row_group_rows)?;
+    let mut outputs = StagedOutputs::new(dir, table, config.max_rows_per_file, config.row_group_rows, config.zstd_level)?;
     let merged = merge(table, &paths, config.batch_rows, &mut outputs).and_then(|stats| {
         if stats.rows != expected_rows {
             let detail = format!("merged {} rows from files whose footers say {expected_rows}", stats.rows);

@@ -57,6 +57,7 @@ fn files_read_with_the_plain_parquet_reader_are_zstd_sorted_and_complete() {
         assert!(encodings("device_id").contains(&Encoding::RLE_DICTIONARY), "{:?}", encodings("device_id"));
         assert!(encodings("time").contains(&Encoding::DELTA_BINARY_PACKED), "{:?}", encodings("time"));
         assert!(encodings("value").contains(&Encoding::BYTE_STREAM_SPLIT), "{:?}", encodings("value"));
+        assert!(encodings("received_at").contains(&Encoding::BYTE_STREAM_SPLIT), "{:?}", encodings("received_at"));
     }
 
     // Rows are in (device_id, metric, time) order.
