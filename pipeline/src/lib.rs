@@ -16,8 +16,10 @@
 //!   crossbeam queue through an [`Inlet`]; normaliser threads turn them into [`StoreBatch`]es
 //!   for one writer thread that owns a [`Sink`] (the Parquet store in `wardstream-storage`).
 //!   Every queue is bounded: a full queue blocks the producer (back-pressure), nothing is dropped.
-//! - [`Conditioner`] ([`conditioning`]): on the writer thread, turns repeated readings into
-//!   `duplicate` dead letters and corrects the time of devices whose clocks are persistently off.
+//! - [`Conditioner`] ([`conditioning`]): turns repeated readings into `duplicate` dead letters
+//!   and corrects the time of devices whose clocks are persistently off; on the normaliser
+//!   thread when there is exactly one normaliser (the default), on the writer thread when there
+//!   are several.
 //! - [`HotStore`] ([`hot`]): the recent observations of every device in memory, for timelines.
 //! - [`association`]: who was in which bed and which device served it, over time; the
 //!   immutable snapshot the hot path attaches readings with.

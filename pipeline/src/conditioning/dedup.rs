@@ -2,9 +2,12 @@
 //! window is not stored again, so redeliveries (MQTT QoS 1 after a reconnect) and repeated polls
 //! never double a row. The repeat is not dropped silently: it becomes a `duplicate` dead letter.
 
-use std::collections::{HashMap, VecDeque};
-use std::hash::{Hash, Hasher};
+use std::collections::VecDeque;
+use std::hash::BuildHasher;
 use std::sync::Arc;
+
+use foldhash::fast::RandomState;
+use hashbrown::HashTable;
 
 use super::{ConditionCounts, ConditioningConfig, micros};
 use crate::catalogue::Metric;
@@ -22,12 +25,20 @@ use crate::time::{Micros, format_rfc3339};
 /// advances with the newest `received_at` seen, not the wall clock, so the stage is
 /// deterministic; entries leave in arrival order, each once the newest receipt is more than
 /// the window past its own (one received out of order may stay a little longer, never less).
-/// The map and queue shrink when three quarters of their room is unused. At most
+/// The table and queue shrink when three quarters of their room is unused. At most
 /// `dedup_max_keys` readings are remembered (about 100 bytes each): at the cap the oldest is
 /// forgotten before its window ends and counted in `dedup_evicted`; a repeat of it would then be
 /// stored again. Across a restart, the service seeds the stage ([`Deduplicator::start_clock`],
 /// [`Deduplicator::remember`]) with the readings stored in the last window, read back from
 /// Parquet, so redeliveries and WAL replays of them are recognised too.
+///
+/// Design (speed: it sees every reading at flat-out load): the remembered readings live once,
+/// in arrival order, in a queue; the hash table holds only their sequence numbers, found by a
+/// hash of the key computed once per reading and kept in the entry. The hash is foldhash with
+/// a random per-process seed (fast, and device-chosen ids cannot aim at collisions); keys hold
+/// the reading's `Arc`s (no string is copied). Forgetting the oldest (expiry or the cap) pops
+/// the queue's front and removes its sequence number from the table by the kept hash, comparing
+/// numbers, not strings.
 ///
 /// A duplicate's dead letter has the device id, source name, receipt time, a detail naming
 /// the metric, device time and values, and empty `origin` and `payload`: an [`Observation`] no
@@ -36,36 +47,37 @@ use crate::time::{Micros, format_rfc3339};
 pub struct Deduplicator {
     window: Micros,
     max_keys: usize,
-    seen: HashMap<Key, Seen>,
-    /// Keys in arrival order with their receipt time, for expiry.
-    order: VecDeque<(Micros, Key)>,
+    /// Sequence numbers of the remembered readings (index in `order` plus `head`), by key hash.
+    seen: HashTable<u64>,
+    /// The remembered readings in arrival order, with their receipt stamp, for expiry.
+    order: VecDeque<Entry>,
+    /// Sequence number of `order`'s front.
+    head: u64,
+    hasher: RandomState,
     /// The newest `received_at` seen: the stage's "now".
     newest: Option<Micros>,
     empty_origin: Arc<str>,
     empty_payload: Arc<[u8]>,
 }
 
-/// What identifies a reading: device, metric (by name) and device time.
-#[derive(Debug, Clone)]
-struct Key {
+/// One remembered reading: its key (device, metric by name, device time), the key's hash, the
+/// stage's clock when it was remembered (for expiry) and what was stored.
+#[derive(Debug)]
+struct Entry {
+    hash: u64,
+    stamp: Micros,
     device: Arc<str>,
     metric: Arc<Metric>,
     device_time: Micros,
+    seen: Seen,
 }
 
-impl PartialEq for Key {
-    fn eq(&self, other: &Key) -> bool {
-        self.device_time == other.device_time && self.device == other.device && self.metric.name == other.metric.name
-    }
-}
-
-impl Eq for Key {}
-
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        self.device.hash(state);
-        self.metric.name.hash(state);
-        self.device_time.hash(state);
+impl Entry {
+    /// True when this entry's key is (device, metric by name, device time).
+    fn is(&self, device: &Arc<str>, metric: &Arc<Metric>, device_time: Micros) -> bool {
+        self.device_time == device_time
+            && (Arc::ptr_eq(&self.device, device) || *self.device == **device)
+            && (Arc::ptr_eq(&self.metric, metric) || self.metric.name == metric.name)
     }
 }
 
@@ -82,8 +94,10 @@ impl Deduplicator {
         Deduplicator {
             window: micros(config.dedup_window),
             max_keys: config.dedup_max_keys.max(1),
-            seen: HashMap::new(),
+            seen: HashTable::new(),
             order: VecDeque::new(),
+            head: 0,
+            hasher: RandomState::default(),
             newest: None,
             empty_origin: Arc::from(""),
             empty_payload: Arc::from(&b""[..]),
@@ -106,26 +120,29 @@ impl Deduplicator {
         let now = self.newest.map_or(obs.received_at, |n| n.max(obs.received_at));
         self.newest = Some(now);
         self.expire(now);
-        let key =
-            Key { device: Arc::clone(&obs.device_id), metric: Arc::clone(&obs.metric), device_time: obs.device_time };
-        if let Some(first) = self.seen.get(&key) {
+        let hash = self.hash(&obs.device_id, &obs.metric, obs.device_time);
+        if let Some(first) = self.find(hash, &obs.device_id, &obs.metric, obs.device_time) {
+            let first = first.seen;
             counts.duplicates += 1;
-            return Some(self.dead_letter(obs, *first));
+            return Some(self.dead_letter(obs, first));
         }
         while self.seen.len() >= self.max_keys {
-            match self.order.pop_front() {
-                Some((_, oldest)) => {
-                    self.seen.remove(&oldest);
-                    counts.dedup_evicted += 1;
-                }
-                None => break,
+            if !self.forget_oldest() {
+                break;
             }
+            counts.dedup_evicted += 1;
         }
-        self.seen.insert(key.clone(), Seen { received_at: obs.received_at, value: obs.value });
         // Stamped with the stage's clock, not the reading's own receipt: a reading replayed
         // from the WAL after a restart (old `received_at`) is remembered for a whole window from
         // now, so the broker's redelivery of it is still recognised.
-        self.order.push_back((now, key));
+        self.push(Entry {
+            hash,
+            stamp: now,
+            device: Arc::clone(&obs.device_id),
+            metric: Arc::clone(&obs.metric),
+            device_time: obs.device_time,
+            seen: Seen { received_at: obs.received_at, value: obs.value },
+        });
         None
     }
 
@@ -149,26 +166,65 @@ impl Deduplicator {
         if self.seen.len() >= self.max_keys {
             return;
         }
-        let key = Key { device, metric, device_time };
-        if self.seen.insert(key.clone(), Seen { received_at, value }).is_none() {
-            self.order.push_back((now, key));
+        let hash = self.hash(&device, &metric, device_time);
+        let (head, order) = (self.head, &mut self.order);
+        let found = self.seen.find(hash, |&seq| order[index(seq, head)].is(&device, &metric, device_time)).copied();
+        match found {
+            // Remembered twice: the later one stands (its receipt and value), the first stamp stays.
+            Some(seq) => order[index(seq, head)].seen = Seen { received_at, value },
+            None => {
+                self.push(Entry { hash, stamp: now, device, metric, device_time, seen: Seen { received_at, value } })
+            }
         }
+    }
+
+    /// The key's hash: device id, metric name and device time, as [`Entry::is`] compares them.
+    fn hash(&self, device: &str, metric: &Metric, device_time: Micros) -> u64 {
+        self.hasher.hash_one((device, metric.name.as_str(), device_time))
+    }
+
+    /// The remembered reading with this key, if any.
+    fn find(&self, hash: u64, device: &Arc<str>, metric: &Arc<Metric>, device_time: Micros) -> Option<&Entry> {
+        let (head, order) = (self.head, &self.order);
+        let seq = self.seen.find(hash, |&seq| order[index(seq, head)].is(device, metric, device_time))?;
+        order.get(index(*seq, head))
+    }
+
+    /// Remembers a reading not remembered yet, newest in arrival order.
+    fn push(&mut self, entry: Entry) {
+        let hash = entry.hash;
+        let seq = self.head + self.order.len() as u64;
+        self.order.push_back(entry);
+        let (head, order) = (self.head, &self.order);
+        self.seen.insert_unique(hash, seq, |&seq| order[index(seq, head)].hash);
+    }
+
+    /// Forgets the oldest remembered reading; false when there is none.
+    fn forget_oldest(&mut self) -> bool {
+        let Some(oldest) = self.order.pop_front() else {
+            return false;
+        };
+        let seq = self.head;
+        self.head += 1;
+        if let Ok(entry) = self.seen.find_entry(oldest.hash, |&s| s == seq) {
+            entry.remove();
+        }
+        true
     }
 
     /// Forgets every reading received more than the window before `now`, in arrival order.
     fn expire(&mut self, now: Micros) {
         let before = self.seen.len();
-        while let Some((received_at, _)) = self.order.front() {
-            if now.saturating_sub(*received_at) <= self.window {
+        while let Some(oldest) = self.order.front() {
+            if now.saturating_sub(oldest.stamp) <= self.window {
                 break;
             }
-            if let Some((_, key)) = self.order.pop_front() {
-                self.seen.remove(&key);
-            }
+            self.forget_oldest();
         }
         let len = self.seen.len();
         if len < before && self.seen.capacity() > 64 && len * 4 < self.seen.capacity() {
-            self.seen.shrink_to(len * 2);
+            let (head, order) = (self.head, &self.order);
+            self.seen.shrink_to(len * 2, |&seq| order[index(seq, head)].hash);
             self.order.shrink_to(len * 2);
         }
     }
@@ -197,6 +253,11 @@ impl Deduplicator {
             payload: Arc::clone(&self.empty_payload),
         }
     }
+}
+
+/// Position in the queue of the entry with sequence number `seq`, the front's being `head`.
+fn index(seq: u64, head: u64) -> usize {
+    (seq - head) as usize
 }
 
 #[cfg(test)]

@@ -133,3 +133,126 @@ fn after_a_restart_replayed_and_remembered_readings_catch_redeliveries_for_a_win
     // A window after the restart they are forgotten, as any other reading.
     assert!(!repeat(&mut d, &mut counts, T0, restart + 1200 * S));
 }
+
+#[test]
+fn a_reading_remembered_twice_is_remembered_once_with_the_later_receipt_and_value() {
+    let mut d = dedup(300, 100);
+    d.start_clock(T0);
+    let metric = observation("dev", "HR", T0, T0).metric;
+    d.remember(Arc::from("dev"), Arc::clone(&metric), T0, T0 - 2 * S, 60.0);
+    d.remember(Arc::from("dev"), metric, T0, T0 - S, 61.0);
+    assert_eq!((d.len(), d.order.len()), (1, 1));
+    let mut counts = ConditionCounts::default();
+    let dl = d.check(&mut observation("dev", "HR", T0, T0 + S), &mut counts).unwrap();
+    assert_eq!(
+        dl.detail,
+        "heart_rate at device time 2026-03-20T09:46:40.000000Z was already stored \
+         (received 2026-03-20T09:46:39.000000Z); value 72 /min, stored 61 /min"
+    );
+}
+
+/// The de-duplicator's rules written plainly (owned string keys, a map and a queue of keys),
+/// to compare the real one against.
+#[derive(Default)]
+struct Model {
+    window: Micros,
+    max_keys: usize,
+    seen: std::collections::HashMap<(String, String, Micros), (Micros, f64)>,
+    order: std::collections::VecDeque<(Micros, (String, String, Micros))>,
+    newest: Option<Micros>,
+}
+
+impl Model {
+    fn expire(&mut self, now: Micros) {
+        while let Some((stamp, _)) = self.order.front() {
+            if now.saturating_sub(*stamp) <= self.window {
+                break;
+            }
+            let (_, key) = self.order.pop_front().unwrap();
+            self.seen.remove(&key);
+        }
+    }
+
+    /// The stored (receipt, value) a reading repeats, or `None` when it is new; counts evictions.
+    fn check(
+        &mut self,
+        key: (String, String, Micros),
+        received_at: Micros,
+        value: f64,
+        evicted: &mut u64,
+    ) -> Option<(Micros, f64)> {
+        let now = self.newest.map_or(received_at, |n| n.max(received_at));
+        self.newest = Some(now);
+        self.expire(now);
+        if let Some(first) = self.seen.get(&key) {
+            return Some(*first);
+        }
+        while self.seen.len() >= self.max_keys {
+            let (_, oldest) = self.order.pop_front().unwrap();
+            self.seen.remove(&oldest);
+            *evicted += 1;
+        }
+        self.seen.insert(key.clone(), (received_at, value));
+        self.order.push_back((now, key));
+        None
+    }
+
+    fn remember(&mut self, key: (String, String, Micros), received_at: Micros, value: f64) {
+        let now = self.newest.unwrap_or(received_at).max(received_at);
+        if self.seen.len() >= self.max_keys {
+            return;
+        }
+        if self.seen.insert(key.clone(), (received_at, value)).is_none() {
+            self.order.push_back((now, key));
+        }
+    }
+}
+
+proptest::proptest! {
+    /// Any mix of checks and start-up seeds, with names that are aliases of one metric, times
+    /// out of order, small windows and caps: the same duplicates (and dead-letter details), the
+    /// same evictions and the same number remembered as the plain rules.
+    #[test]
+    fn it_decides_exactly_as_the_plain_rules(
+        window_secs in 1u64..6,
+        max_keys in 1usize..12,
+        start in proptest::option::of(0i64..5),
+        ops in proptest::collection::vec((0u8..4, 0usize..3, 0usize..3, 0i64..6, -3i64..4, 0u8..3), 1..200),
+    ) {
+        const NAMES: [&str; 3] = ["HR", "heart_rate", "SpO2"];
+        let mut d = dedup(window_secs, max_keys);
+        let mut model = Model { window: window_secs as Micros * S, max_keys, ..Model::default() };
+        if let Some(start) = start {
+            d.start_clock(T0 + start * S);
+            model.newest = Some(T0 + start * S);
+        }
+        let mut counts = ConditionCounts::default();
+        let mut evicted = 0;
+        let mut clock = T0;
+        for (kind, device, name, device_time, step, value) in ops {
+            clock += step * S / 2;
+            let mut obs = observation(&format!("dev-{device}"), NAMES[name], T0 + device_time * S, clock);
+            obs.value = f64::from(value);
+            let key = (obs.device_id.to_string(), obs.metric.name.clone(), obs.device_time);
+            if kind == 0 {
+                d.remember(Arc::clone(&obs.device_id), Arc::clone(&obs.metric), obs.device_time, clock, obs.value);
+                model.remember(key, clock, obs.value);
+            } else {
+                let expected = model.check(key, clock, obs.value, &mut evicted);
+                let mut copy = obs.clone();
+                let got = d.check(&mut obs, &mut counts);
+                proptest::prop_assert_eq!(got.is_some(), expected.is_some());
+                if let (Some(dl), Some((received, stored))) = (got, expected) {
+                    let mut reference = dedup(1_000_000, 1);
+                    reference.remember(Arc::clone(&copy.device_id), Arc::clone(&copy.metric), copy.device_time, received, stored);
+                    let want = reference.check(&mut copy, &mut ConditionCounts::default()).unwrap();
+                    proptest::prop_assert_eq!(dl.detail, want.detail);
+                    proptest::prop_assert_eq!(dl.reason, Reason::Duplicate);
+                }
+            }
+            proptest::prop_assert_eq!(d.len(), model.seen.len());
+            proptest::prop_assert_eq!(d.order.len(), model.order.len());
+            proptest::prop_assert_eq!(counts.dedup_evicted, evicted);
+        }
+    }
+}

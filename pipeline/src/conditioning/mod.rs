@@ -1,5 +1,7 @@
 //! Conditioning: the stages between normalisation and storage that need each device's history,
-//! run by the [`Conditioner`] that the writer thread owns.
+//! run by the [`Conditioner`] that one thread owns: the normaliser thread when the flow has
+//! exactly one normaliser ([`FlowConfig::workers`] of 0 or 1; 1 is the default), the writer
+//! thread when it has several (see [`crate::flow`]).
 //!
 //! For every [`StoreBatch`], in arrival order:
 //! 1. [`Deduplicator`] ([`dedup`]): a reading already stored (same device, metric and device time)
@@ -10,12 +12,16 @@
 //!    ([`Flag::ClockCorrected`]); a time still further ahead of `received_at` than
 //!    [`ConditioningConfig::future_tolerance`] is flagged [`Flag::FutureTime`].
 //!
-//! Design: both stages keep per-device state and normaliser threads are several, so they run on
-//! the one writer thread, which owns the [`Conditioner`] outright: no locks, no shared maps, and
-//! one order of arrival that makes every decision deterministic. Both are bounded: fixed-size
-//! state per device with a cap on devices, and a time window with a cap on remembered readings.
-//! Neither uses the wall clock; time advances with the readings' own `received_at`.
+//! Design: both stages keep per-device state, so one thread owns the [`Conditioner`] outright:
+//! no locks, no shared maps, and one order of arrival that makes every decision deterministic.
+//! With one normaliser that thread is the normaliser, which sees every batch in the drivers'
+//! order and spares the writer (the stage that bounds the flat-out rate); with several, whose
+//! batches interleave, it is the one writer thread, just before the sink. Both stages are
+//! bounded: fixed-size state per device with a cap on devices, and a time window with a cap on
+//! remembered readings. Neither uses the wall clock; time advances with the readings' own
+//! `received_at`.
 //!
+//! [`FlowConfig::workers`]: crate::FlowConfig::workers
 //! [`Reason::Duplicate`]: crate::Reason::Duplicate
 //! [`Flag::ClockCorrected`]: crate::Flag::ClockCorrected
 //! [`Flag::FutureTime`]: crate::Flag::FutureTime
@@ -102,8 +108,9 @@ pub struct ConditionCounts {
     pub clock_devices_evicted: u64,
 }
 
-/// The writer thread's per-device stages: de-duplication, then clock-skew correction and
-/// future-time flagging. Owned by one thread; not shared.
+/// The per-device stages: de-duplication, then clock-skew correction and future-time flagging.
+/// Owned by one thread (the single normaliser, or the writer when normalisers are several);
+/// not shared.
 #[derive(Debug)]
 pub struct Conditioner {
     dedup: Deduplicator,
