@@ -17,14 +17,14 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use parquet::arrow::ArrowWriter;
 use wardstream_bench::dataset::Hospital;
 use wardstream_pipeline::association::{AssociationConfig, AssociationHub, AssociationSnapshot, attach};
 use wardstream_pipeline::{
     Catalogue, Conditioner, ConditioningConfig, HotConfig, HotStore, Normaliser, Observation, PipelineStats, StoreBatch,
 };
 use wardstream_protocols::senml::{DeviceIdFrom, DeviceIdRule, pack_to_batch};
-use wardstream_storage::file::writer_properties;
+use wardstream_storage::file::{wide_page_columns, writer_properties};
+use wardstream_storage::file_writer::TableFileWriter;
 use wardstream_storage::{Table, vitals_batch};
 
 /// `monitors` monitors' packs of one second, processed as one batch; `Display` is the bench id.
@@ -170,8 +170,13 @@ fn arrow_and_parquet(c: &mut Criterion) {
     let batch = vitals_batch(&rows).unwrap_or_else(|e| panic!("{e}"));
     let props = writer_properties(Table::Vitals, ROWS).unwrap_or_else(|e| panic!("{e}"));
     let encode = |batch: &arrow::array::RecordBatch| {
-        let mut writer = ArrowWriter::try_new(Vec::with_capacity(1 << 20), batch.schema(), Some(props.clone()))
-            .unwrap_or_else(|e| panic!("{e}"));
+        let mut writer = TableFileWriter::try_new(
+            Vec::with_capacity(1 << 20),
+            batch.schema(),
+            props.clone(),
+            wide_page_columns(Table::Vitals),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
         writer.write(batch).unwrap_or_else(|e| panic!("{e}"));
         writer.into_inner().unwrap_or_else(|e| panic!("{e}"))
     };

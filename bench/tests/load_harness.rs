@@ -41,7 +41,17 @@ fn a_two_second_low_rate_run_reports_every_figure_and_loses_nothing() {
     );
     assert_eq!(
         keys(&report["scenario"]),
-        ["broker_max_inflight", "connections", "devices", "durability", "machine_cores", "rate", "readings_per_pack", "seconds", "started_at"]
+        [
+            "broker_max_inflight",
+            "connections",
+            "devices",
+            "durability",
+            "machine_cores",
+            "rate",
+            "readings_per_pack",
+            "seconds",
+            "started_at"
+        ]
     );
     assert_eq!(
         keys(&report["published"]),

@@ -116,9 +116,13 @@ pub fn run_cli(
     };
     for r in &compacted {
         out.push_str(&format!(
-            "{} {}: {} files -> {} ({} rows, {} -> {} bytes)\n",
+            "{} {}: {} files -> {} ({} rows, {} -> {} bytes)",
             r.table, r.date, r.files_in, r.files_out, r.rows, r.bytes_in, r.bytes_out
         ));
+        if r.kept_other_order > 0 {
+            out.push_str(&format!("; {} files sorted by an older key left as they are", r.kept_other_order));
+        }
+        out.push('\n');
     }
     let s = compactor.stats().snapshot();
     out.push_str(&format!(

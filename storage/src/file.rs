@@ -2,7 +2,7 @@
 //! rename it into place, so that readers only ever see complete files.
 //!
 //! Steps (PITFALLS, "atomic finalise"): create `.<name>.parquet.inprogress` exclusively in the
-//! partition directory → [`ArrowWriter`] → `into_inner()` (writes the footer) → `sync_all()` →
+//! partition directory → [`TableFileWriter`] → `into_inner()` (writes the footer) → `sync_all()` →
 //! `rename` to `<name>.parquet` → fsync the directory. On any failure before the rename the
 //! temp file is deleted and nothing is visible.
 
@@ -10,13 +10,13 @@ use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
-use parquet::arrow::ArrowWriter;
 use parquet::basic::{Compression, Encoding, ZstdLevel};
 use parquet::file::metadata::SortingColumn;
 use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
+use crate::file_writer::TableFileWriter;
 use crate::layout::{sync_dir, temp_name};
 use crate::schema::Table;
 
@@ -38,6 +38,17 @@ pub fn sort_columns(table: Table) -> &'static [&'static str] {
     match table {
         Table::Vitals => &["device_id", "metric", "time"],
         Table::DeadLetters => &["received_at"],
+    }
+}
+
+/// The columns of a table's files written with pages as large as their row group (see
+/// [`file_writer`](crate::file_writer)): `vitals.received_at`, which analysts rarely filter
+/// or read and which compresses to a third with the repeats page-wise compression misses.
+/// `dead_letters` are read by `received_at`, so its pages stay small for pruning.
+pub fn wide_page_columns(table: Table) -> &'static [&'static str] {
+    match table {
+        Table::Vitals => &["received_at"],
+        Table::DeadLetters => &[],
     }
 }
 
@@ -72,8 +83,9 @@ pub fn writer_properties_at_level(table: Table, row_group_rows: usize, zstd_leve
             // `received_at` is the observation time plus network jitter: delta-packed, every
             // value costs the jitter's bits. Split into byte streams, the high bytes are long
             // runs and zstd finds the repeats of the low ones (the readings of one message share
-            // it, and sorted by metric they recur as whole sequences): DELTA 0.84, PLAIN 0.41,
-            // BYTE_STREAM_SPLIT 0.33 bytes per reading on BENCHMARKS.md's data set.
+            // it, and sorted by metric they recur as whole sequences — within one page, hence
+            // its whole-row-group pages, `wide_page_columns`): DELTA 0.84, PLAIN 0.41,
+            // BYTE_STREAM_SPLIT 0.33 bytes per reading on BENCHMARKS.md's 10 M set.
             arrow::datatypes::DataType::Timestamp(..) if field.name() == "received_at" => {
                 Some(Encoding::BYTE_STREAM_SPLIT)
             }
@@ -99,17 +111,19 @@ pub struct WrittenFile {
     pub bytes: u64,
 }
 
-/// Writes `batch` to `<dir>/<file_name>` atomically (see the module docs). `dir` must exist.
+/// Writes `batch` (a file of `table`) to `<dir>/<file_name>` atomically (see the module docs).
+/// `dir` must exist.
 pub fn write_atomically(
     dir: &Path,
     file_name: &str,
     batch: &RecordBatch,
+    table: Table,
     props: WriterProperties,
 ) -> Result<WrittenFile> {
     let temp = dir.join(temp_name(file_name));
     let target = dir.join(file_name);
     let file = File::options().write(true).create_new(true).open(&temp).map_err(|e| Error::io(&temp, e))?;
-    let encoded = encode(file, batch, props, &temp);
+    let encoded = encode(file, batch, props, table, &temp);
     let bytes = match encoded.and_then(|()| rename_no_clobber(&temp, &target)) {
         Ok(bytes) => bytes,
         Err(e) => {
@@ -128,8 +142,8 @@ pub fn write_atomically(
     Ok(WrittenFile { path: target, bytes })
 }
 
-fn encode(file: File, batch: &RecordBatch, props: WriterProperties, temp: &Path) -> Result<()> {
-    let mut writer = ArrowWriter::try_new(file, batch.schema(), Some(props))?;
+fn encode(file: File, batch: &RecordBatch, props: WriterProperties, table: Table, temp: &Path) -> Result<()> {
+    let mut writer = TableFileWriter::try_new(file, batch.schema(), props, wide_page_columns(table))?;
     writer.write(batch)?;
     let file = writer.into_inner()?;
     file.sync_all().map_err(|e| Error::io(temp, e))
@@ -167,7 +181,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let batch = dead_letters_batch(&[]).unwrap();
         let props = writer_properties(Table::DeadLetters, 10).unwrap();
-        let written = write_atomically(dir.path(), "part-1.parquet", &batch, props).unwrap();
+        let written = write_atomically(dir.path(), "part-1.parquet", &batch, Table::DeadLetters, props).unwrap();
         assert_eq!(written.path, dir.path().join("part-1.parquet"));
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("part-1.parquet")]);
@@ -182,7 +196,7 @@ mod tests {
         let batch = dead_letters_batch(&[]).unwrap();
         fs::write(dir.path().join("taken.parquet"), b"x").unwrap();
         let props = writer_properties(Table::DeadLetters, 10).unwrap();
-        let err = write_atomically(dir.path(), "taken.parquet", &batch, props).unwrap_err();
+        let err = write_atomically(dir.path(), "taken.parquet", &batch, Table::DeadLetters, props).unwrap_err();
         assert!(err.to_string().contains("already exists"), "{err}");
         let names: Vec<_> = fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
         assert_eq!(names, vec![std::ffi::OsString::from("taken.parquet")]);

@@ -66,6 +66,7 @@ pub mod compaction;
 pub mod config;
 pub mod error;
 pub mod file;
+pub mod file_writer;
 pub mod format;
 pub mod layout;
 pub mod quality;

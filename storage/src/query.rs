@@ -25,12 +25,12 @@ use datafusion::catalog::TableProvider;
 use datafusion::catalog::view::ViewTable;
 use datafusion::common::Column;
 use datafusion::datasource::file_format::parquet::ParquetFormat;
-use datafusion::datasource::provider_as_source;
-use datafusion::functions::expr_fn::coalesce;
-use datafusion::logical_expr::{Expr, LogicalPlanBuilder, col};
 use datafusion::datasource::listing::{ListingOptions, ListingTable, ListingTableConfig, ListingTableUrl};
+use datafusion::datasource::provider_as_source;
 use datafusion::execution::SessionStateBuilder;
 use datafusion::execution::runtime_env::RuntimeEnvBuilder;
+use datafusion::functions::expr_fn::coalesce;
+use datafusion::logical_expr::{Expr, LogicalPlanBuilder, col};
 use datafusion::prelude::{SQLOptions, SessionConfig, SessionContext};
 
 use crate::compaction::ReadGuard;
@@ -133,9 +133,7 @@ fn vitals_view(listing: Arc<dyn TableProvider>, name: &str) -> Result<Arc<dyn Ta
             name => col(Column::from_name(name)),
         })
         .collect();
-    let plan = LogicalPlanBuilder::scan(name, provider_as_source(listing), None)?
-        .project(columns)?
-        .build()?;
+    let plan = LogicalPlanBuilder::scan(name, provider_as_source(listing), None)?.project(columns)?.build()?;
     Ok(Arc::new(ViewTable::new(plan, None)))
 }
 
@@ -212,7 +210,8 @@ mod tests {
         store.flush().unwrap();
         let session = QuerySession::open(dir.path()).unwrap();
         let rows = session.sql("SELECT source_value FROM vitals ORDER BY time").await.unwrap();
-        let got: Vec<Option<f64>> = rows.iter().flat_map(|b| b.column(0).as_primitive::<Float64Type>().iter()).collect();
+        let got: Vec<Option<f64>> =
+            rows.iter().flat_map(|b| b.column(0).as_primitive::<Float64Type>().iter()).collect();
         assert_eq!(got, [Some(60.0), Some(0.6)]);
         let stored = session.sql("SELECT count(*) FROM vitals WHERE source_value = 60").await.unwrap();
         assert_eq!(stored[0].column(0).as_primitive::<Int64Type>().value(0), 1);

@@ -234,7 +234,7 @@ impl Output {
             Table::Vitals => self.vitals_props.clone(),
             Table::DeadLetters => self.dead_letter_props.clone(),
         };
-        let written = write_atomically(&dir, &name, &batch, props)?;
+        let written = write_atomically(&dir, &name, &batch, T::TABLE, props)?;
         self.stats.count_file(T::TABLE, n, written.bytes, now_micros);
         tracing::debug!(table = %T::TABLE, rows = n, bytes = written.bytes, path = %written.path.display(), "Wrote Parquet file");
         buffer.rows.drain(..n);

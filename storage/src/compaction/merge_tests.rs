@@ -30,13 +30,13 @@ impl MergeSink for Collect {
 /// Writes the observations as they are (unsorted if so given) to `<dir>/<name>`.
 fn file(dir: &std::path::Path, name: &str, rows: &[Observation]) -> PathBuf {
     let props = writer_properties(Table::Vitals, 1_000).unwrap();
-    write_atomically(dir, name, &vitals_batch(rows).unwrap(), props).unwrap().path
+    write_atomically(dir, name, &vitals_batch(rows).unwrap(), Table::Vitals, props).unwrap().path
 }
 
 fn rows_of(batches: &[RecordBatch], dir: &std::path::Path) -> Vec<(String, i64, f64)> {
     let props = writer_properties(Table::Vitals, 1_000).unwrap();
     let all = arrow::compute::concat_batches(&Table::Vitals.file_schema(), batches).unwrap();
-    let path = write_atomically(dir, "merged.parquet", &all, props).unwrap().path;
+    let path = write_atomically(dir, "merged.parquet", &all, Table::Vitals, props).unwrap().path;
     keys(&path)
 }
 
@@ -101,7 +101,9 @@ fn an_unsorted_input_is_refused_with_its_first_row_out_of_order() {
 fn a_file_of_another_table_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let props = writer_properties(Table::DeadLetters, 10).unwrap();
-    let path = write_atomically(dir.path(), "x.parquet", &dead_letters_batch(&[]).unwrap(), props).unwrap().path;
+    let path = write_atomically(dir.path(), "x.parquet", &dead_letters_batch(&[]).unwrap(), Table::DeadLetters, props)
+        .unwrap()
+        .path;
     let mut sink = Collect { batches: vec![], room: 100, in_file: 0 };
     let err = merge(Table::Vitals, &[path], 2, &mut sink).unwrap_err();
     assert!(matches!(err, CompactionError::SchemaMismatch { table: Table::Vitals, .. }), "{err}");
@@ -124,7 +126,7 @@ fn old_format_file(dir: &std::path::Path, name: &str, rows: &[Observation]) -> P
     columns[idx] = std::sync::Arc::new(rows.iter().map(|o| o.source_value).collect::<Float64Array>()) as ArrayRef;
     let old = RecordBatch::try_new(std::sync::Arc::new(Schema::new(fields)), columns).unwrap();
     let props = writer_properties(Table::Vitals, 1_000).unwrap();
-    write_atomically(dir, name, &old, props).unwrap().path
+    write_atomically(dir, name, &old, Table::Vitals, props).unwrap().path
 }
 
 #[test]

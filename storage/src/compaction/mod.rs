@@ -71,6 +71,8 @@ pub mod swap;
 #[cfg(test)]
 mod recovery_tests;
 #[cfg(test)]
+mod sort_order_tests;
+#[cfg(test)]
 mod test_support;
 
 use std::fs;

@@ -6,18 +6,19 @@
 //! `.inprogress` on purpose: the writer's start-up cleanup never removes a live compaction's
 //! files, and compaction recovery (which holds the compaction lock) removes only its own.
 //! Neither ends in `.parquet`, so no listing table, DuckDB glob or pyarrow dataset reads them.
-//! Files are written with the writer's [`writer_properties_at_level`] (ZSTD at the compaction level, statistics, sorting
-//! columns, encodings) and cut at `max_rows_per_file` rows.
+//! Files are written with the writer's [`writer_properties_at_level`] (ZSTD at the compaction
+//! level, statistics, sorting columns, encodings) through [`TableFileWriter`] (whole-row-group
+//! pages for [`wide_page_columns`]) and cut at `max_rows_per_file` rows.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use arrow::array::RecordBatch;
-use parquet::arrow::ArrowWriter;
 use parquet::file::properties::WriterProperties;
 use wardstream_pipeline::{Clock, SystemClock};
 
-use crate::file::writer_properties_at_level;
+use crate::file::{wide_page_columns, writer_properties_at_level};
+use crate::file_writer::TableFileWriter;
 use crate::layout::{FileNamer, sync_dir};
 use crate::schema::Table;
 
@@ -45,7 +46,7 @@ pub(crate) struct StagedFile {
 
 /// The file being written.
 struct OpenFile {
-    writer: ArrowWriter<File>,
+    writer: TableFileWriter<File>,
     name: String,
     rows: usize,
 }
@@ -108,7 +109,12 @@ impl StagedOutputs {
         let file =
             File::options().write(true).create_new(true).open(&path).map_err(|e| CompactionError::io(&path, e))?;
         self.created.push(path);
-        let writer = ArrowWriter::try_new(file, self.table.file_schema(), Some(self.props.clone()))?;
+        let writer = TableFileWriter::try_new(
+            file,
+            self.table.file_schema(),
+            self.props.clone(),
+            wide_page_columns(self.table),
+        )?;
         Ok(OpenFile { writer, name, rows: 0 })
     }
 

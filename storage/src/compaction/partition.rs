@@ -7,12 +7,20 @@
 //! `min_files` candidates is left alone. Candidates, in name order (the order they were
 //! written), are merged in groups of at most `max_input_files`, each group into files of at
 //! most `max_rows_per_file` rows that are swapped in before the next group starts.
+//!
+//! A file whose footer records another sort order than the table's
+//! ([`sort_columns`](crate::file::sort_columns)), or none (copied in by another tool, or
+//! written by a version with another key), is never a candidate: the merge needs every input
+//! in the key's order and would otherwise stop the whole partition's compaction at it, on
+//! every run. It stays as it is, readable as before, and is counted in
+//! [`CompactionReport::kept_other_order`] and logged.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
-use parquet::file::metadata::ParquetMetaDataReader;
+use parquet::file::metadata::{ParquetMetaData, ParquetMetaDataReader};
 
+use crate::file::sort_columns;
 use crate::layout::{PARQUET_EXTENSION, partition_dir};
 use crate::schema::Table;
 
@@ -44,6 +52,8 @@ pub struct CompactionReport {
     pub bytes_out: u64,
     /// Most rows held in memory at once by a merge (see [`MergeStats`](super::MergeStats)).
     pub peak_rows_held: usize,
+    /// Files left alone because their footers record another sort order (see the module docs).
+    pub kept_other_order: usize,
 }
 
 /// A file of the partition as found at the start.
@@ -52,6 +62,8 @@ struct InputFile {
     name: String,
     bytes: u64,
     rows: u64,
+    /// Whether its footer records the table's sort order.
+    in_table_order: bool,
 }
 
 /// Whether `date` is shaped `YYYY-MM-DD` (and so names a partition directory, nothing else).
@@ -82,6 +94,7 @@ pub(crate) fn compact_partition_locked(
         bytes_in: 0,
         bytes_out: 0,
         peak_rows_held: 0,
+        kept_other_order: 0,
     };
     let dir = partition_dir(data_dir, table, date);
     if !dir.is_dir() {
@@ -91,7 +104,13 @@ pub(crate) fn compact_partition_locked(
         let e = std::io::Error::new(std::io::ErrorKind::InvalidData, "unresolved compaction intent (see the log)");
         return Err(CompactionError::io(dir.join(super::INTENT_FILE), e));
     }
-    for group in groups(list_inputs(&dir)?, config) {
+    let (inputs, other_order): (Vec<InputFile>, Vec<InputFile>) =
+        list_inputs(&dir, table)?.into_iter().partition(|f| f.in_table_order);
+    if let Some(example) = other_order.first() {
+        report.kept_other_order = other_order.len();
+        tracing::warn!(table = %table, date = %date, files = other_order.len(), example = %example.name, key = ?sort_columns(table), "Files sorted by another key are not compacted");
+    }
+    for group in groups(inputs, config) {
         merge_group(data_dir, &dir, table, &group, config, hook, &mut report)?;
     }
     Ok(report)
@@ -109,7 +128,8 @@ fn merge_group(
 ) -> Result<()> {
     let paths: Vec<PathBuf> = group.iter().map(|f| dir.join(&f.name)).collect();
     let expected_rows: u64 = group.iter().map(|f| f.rows).sum();
-    let mut outputs = StagedOutputs::new(dir, table, config.max_rows_per_file, config.row_group_rows, config.zstd_level)?;
+    let mut outputs =
+        StagedOutputs::new(dir, table, config.max_rows_per_file, config.row_group_rows, config.zstd_level)?;
     let merged = merge(table, &paths, config.batch_rows, &mut outputs).and_then(|stats| {
         if stats.rows != expected_rows {
             let detail = format!("merged {} rows from files whose footers say {expected_rows}", stats.rows);
@@ -159,7 +179,7 @@ fn groups(files: Vec<InputFile>, config: &CompactionConfig) -> Vec<Vec<InputFile
 
 /// The finished files of partition directory `dir`, in name order, with their sizes and row
 /// counts (from their footers).
-fn list_inputs(dir: &Path) -> Result<Vec<InputFile>> {
+fn list_inputs(dir: &Path, table: Table) -> Result<Vec<InputFile>> {
     let mut files = Vec::new();
     for entry in fs::read_dir(dir).map_err(|e| CompactionError::io(dir, e))? {
         let entry = entry.map_err(|e| CompactionError::io(dir, e))?;
@@ -172,10 +192,30 @@ fn list_inputs(dir: &Path) -> Result<Vec<InputFile>> {
         let bytes = file.metadata().map_err(|e| CompactionError::io(&path, e))?.len();
         let metadata = ParquetMetaDataReader::new().parse_and_finish(&file)?;
         let rows = u64::try_from(metadata.file_metadata().num_rows()).unwrap_or(0);
-        files.push(InputFile { name, bytes, rows });
+        let in_table_order = in_order_of(&metadata, sort_columns(table));
+        files.push(InputFile { name, bytes, rows, in_table_order });
     }
     files.sort_by(|a, b| a.name.cmp(&b.name));
     Ok(files)
+}
+
+/// Whether every row group of a file records `key` (ascending, nulls last) as its sorting
+/// columns. A file without row groups holds nothing out of order.
+fn in_order_of(metadata: &ParquetMetaData, key: &[&str]) -> bool {
+    let schema = metadata.file_metadata().schema_descr();
+    metadata.row_groups().iter().all(|group| {
+        group.sorting_columns().is_some_and(|sorting| {
+            sorting.len() == key.len()
+                && sorting.iter().zip(key).all(|(column, name)| {
+                    !column.descending
+                        && !column.nulls_first
+                        && usize::try_from(column.column_idx)
+                            .ok()
+                            .filter(|&i| i < schema.num_columns())
+                            .is_some_and(|i| schema.column(i).path().string() == *name)
+                })
+        })
+    })
 }
 
 #[cfg(test)]
@@ -183,7 +223,7 @@ mod tests {
     use super::*;
 
     fn file(name: &str, bytes: u64, rows: u64) -> InputFile {
-        InputFile { name: name.into(), bytes, rows }
+        InputFile { name: name.into(), bytes, rows, in_table_order: true }
     }
 
     fn names(groups: &[Vec<InputFile>]) -> Vec<Vec<&str>> {
