@@ -41,7 +41,7 @@ pub mod query;
 pub mod recovery;
 pub mod replay_flush;
 pub mod service;
-pub mod serving_sink;
+pub mod serving;
 pub mod settings;
 pub mod sql_api;
 pub mod sql_view;

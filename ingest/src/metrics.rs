@@ -191,7 +191,7 @@ struct Parts {
     mqtt: Vec<std::sync::Arc<wardstream_protocols::mqtt::MqttStats>>,
     wal: Option<std::sync::Arc<wardstream_storage::wal::WalStats>>,
     adt: Option<std::sync::Arc<wardstream_protocols::mllp::MllpStats>>,
-    attach: Option<std::sync::Arc<crate::serving_sink::AttachStats>>,
+    attach: Option<std::sync::Arc<crate::serving::AttachStats>>,
     hot: Option<std::sync::Arc<wardstream_pipeline::HotStore>>,
     compaction: Option<std::sync::Arc<wardstream_storage::compaction::CompactionStats>>,
     /// Readings replayed from the WAL at start that were already in Parquet.
@@ -210,7 +210,7 @@ impl MetricsRegistry {
         &self,
         pipeline: std::sync::Arc<wardstream_pipeline::PipelineStats>,
         storage: std::sync::Arc<wardstream_storage::StorageStats>,
-        attach: std::sync::Arc<crate::serving_sink::AttachStats>,
+        attach: std::sync::Arc<crate::serving::AttachStats>,
         hot: std::sync::Arc<wardstream_pipeline::HotStore>,
     ) {
         self.with(|p| {

@@ -34,7 +34,7 @@ use crate::associations::Associations;
 use crate::config::Config;
 use crate::device_board::DeviceBoard;
 use crate::journal::{WalJournal, checkpoint_once, spawn_checkpointer};
-use crate::serving_sink::{AttachStats, ServingSink};
+use crate::serving::{AttachStats, Serving};
 use crate::sql_view::{STORED_VITALS, register_attribution};
 
 /// One running MQTT driver.
@@ -155,8 +155,7 @@ impl Service {
         let board = Arc::new(DeviceBoard::default());
         let (live, _) = broadcast::channel(1024);
         let attach_stats = Arc::new(AttachStats::default());
-        let sink = ServingSink::new(
-            store,
+        let serving = Serving::new(
             Arc::clone(&associations),
             Arc::clone(&hot),
             Arc::clone(&board),
@@ -165,8 +164,9 @@ impl Service {
         );
         let normaliser = Normaliser::new(Arc::clone(&catalogue));
         let last_replayed = replay.iter().map(|(lsn, _)| *lsn).max().unwrap_or(0);
-        let sink = crate::replay_flush::ReplayFlushSink::new(sink, last_replayed);
-        let pipeline = Pipeline::start(flow, normaliser, sink).context("starting the pipeline threads")?;
+        let sink = crate::replay_flush::ReplayFlushSink::new(store, last_replayed);
+        let pipeline = Pipeline::start_with_stage(flow, normaliser, Some(Box::new(serving)), sink)
+            .context("starting the pipeline threads")?;
         let pipeline_stats = pipeline.stats();
         let metrics = Arc::new(crate::metrics::MetricsRegistry::default());
         metrics.set_core(

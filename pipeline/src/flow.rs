@@ -29,6 +29,12 @@
 //! bounds the flat-out rate (Parquet, serving, hot store; see BENCHMARKS.md) — is spared the
 //! conditioning. With several normalisers the batches they hand over interleave, so the
 //! conditioner runs on the writer thread, once per batch, just before [`Sink::write`].
+//!
+//! Design: a [`BatchStage`] (the service's: attach to patients, hot store, live stream) runs
+//! right after the conditioner, on the same thread, so it sees conditioned batches in order and
+//! — with one normaliser — is never held up by the sink: a Parquet flush on the writer thread
+//! takes tens of milliseconds every few seconds, which used to delay every live reading that
+//! arrived meanwhile (publish → live p99 55.7 ms over 16 minutes at 20,000 readings/s).
 
 use std::sync::Arc;
 use std::thread::JoinHandle;
@@ -207,6 +213,13 @@ fn shard(device_id: &str, n: usize) -> usize {
     (hash % n as u64) as usize
 }
 
+/// Work done on every conditioned batch before it is queued for the sink, on the thread that
+/// conditions (see the module docs). It may change the batch (attach fills patient columns).
+pub trait BatchStage: Send + 'static {
+    /// Processes one conditioned batch.
+    fn apply(&mut self, batch: &mut StoreBatch);
+}
+
 /// The running hot path.
 #[derive(Debug)]
 pub struct Pipeline {
@@ -219,6 +232,17 @@ pub struct Pipeline {
 impl Pipeline {
     /// Starts the normaliser threads and the writer thread.
     pub fn start<S: Sink>(config: FlowConfig, normaliser: Normaliser, sink: S) -> std::io::Result<Pipeline> {
+        Pipeline::start_with_stage(config, normaliser, None, sink)
+    }
+
+    /// Starts the normaliser threads and the writer thread, with `stage` run on every
+    /// conditioned batch where the conditioner runs (see the module docs).
+    pub fn start_with_stage<S: Sink>(
+        config: FlowConfig,
+        normaliser: Normaliser,
+        stage: Option<Box<dyn BatchStage>>,
+        sink: S,
+    ) -> std::io::Result<Pipeline> {
         let stats = Arc::new(PipelineStats::default());
         let capacity = config.queue_capacity.max(1);
         let (out_tx, out_rx) = bounded::<(StoreBatch, Vec<u64>)>(capacity);
@@ -233,27 +257,27 @@ impl Pipeline {
         // One normaliser: it conditions (see the module docs); several: the writer does.
         let n_workers = config.workers.max(1);
         let (mut on_normaliser, on_writer) =
-            if n_workers == 1 { (Some(conditioner), None) } else { (None, Some(conditioner)) };
+            if n_workers == 1 { (Some((conditioner, stage)), None) } else { (None, Some((conditioner, stage))) };
         let mut workers = Vec::new();
         let mut inlets = Vec::new();
         for i in 0..n_workers {
             let (in_tx, in_rx) = bounded::<Envelope>(capacity);
             inlets.push(in_tx);
             let (rx, tx, n, s) = (in_rx, out_tx.clone(), normaliser.clone(), Arc::clone(&stats));
-            let mut conditioner = on_normaliser.take();
+            let (mut conditioner, mut stage) = on_normaliser.take().map_or((None, None), |(c, st)| (Some(c), st));
             let handle = std::thread::Builder::new()
                 .name(format!("normalise-{i}"))
-                .spawn(move || normalise_loop(&rx, &tx, &n, &s, conditioner.as_mut()))?;
+                .spawn(move || normalise_loop(&rx, &tx, &n, &s, conditioner.as_mut(), stage.as_deref_mut()))?;
             workers.push(handle);
         }
         drop(out_tx);
         let s = Arc::clone(&stats);
         let tick = config.tick;
-        let mut conditioner = on_writer;
+        let (mut conditioner, mut stage) = on_writer.map_or((None, None), |(c, st)| (Some(c), st));
         let journal = config.journal.clone();
-        let writer = std::thread::Builder::new()
-            .name("writer".into())
-            .spawn(move || writer_loop(&out_rx, conditioner.as_mut(), sink, tick, &s, journal.as_deref()))?;
+        let writer = std::thread::Builder::new().name("writer".into()).spawn(move || {
+            writer_loop(&out_rx, conditioner.as_mut(), stage.as_deref_mut(), sink, tick, &s, journal.as_deref())
+        })?;
         Ok(Pipeline { inlet: Inlet { txs: inlets.into(), stats: Arc::clone(&stats) }, workers, writer, stats })
     }
 
@@ -286,6 +310,7 @@ fn normalise_loop(
     n: &Normaliser,
     stats: &PipelineStats,
     mut conditioner: Option<&mut Conditioner>,
+    mut stage: Option<&mut dyn BatchStage>,
 ) {
     // Block for one batch, then drain what is already queued into the same output batch.
     while let Ok(first) = rx.recv() {
@@ -300,6 +325,9 @@ fn normalise_loop(
         if let Some(conditioner) = conditioner.as_deref_mut() {
             stats.count_conditioned(&conditioner.condition(&mut out));
         }
+        if let Some(stage) = stage.as_deref_mut() {
+            stage.apply(&mut out);
+        }
         if tx.send((out, seqs)).is_err() {
             return; // the writer is gone: shutting down after a writer failure
         }
@@ -309,6 +337,7 @@ fn normalise_loop(
 fn writer_loop<S: Sink>(
     rx: &Receiver<(StoreBatch, Vec<u64>)>,
     mut conditioner: Option<&mut Conditioner>,
+    mut stage: Option<&mut dyn BatchStage>,
     mut sink: S,
     tick: Duration,
     stats: &PipelineStats,
@@ -320,6 +349,9 @@ fn writer_loop<S: Sink>(
             Ok((mut batch, seqs)) => {
                 if let Some(conditioner) = conditioner.as_deref_mut() {
                     stats.count_conditioned(&conditioner.condition(&mut batch));
+                }
+                if let Some(stage) = stage.as_deref_mut() {
+                    stage.apply(&mut batch);
                 }
                 stats.count_batch_stored();
                 if let Err(e) = sink.write_sequenced(batch, seqs.iter().min().copied()) {

@@ -240,3 +240,88 @@ fn the_shard_of_a_device_is_fixed_and_spreads_devices_over_the_normalisers() {
     }
     assert!(used.iter().all(|&n| n > 50), "{used:?}");
 }
+
+/// A stage that records, per batch, the thread it ran on and the rows it saw, and marks the
+/// rows it saw (so the sink shows that it ran before the sink and could change the batch).
+struct RecordingStage {
+    seen: Arc<Mutex<Vec<(String, Vec<(String, i64)>)>>>,
+}
+
+impl BatchStage for RecordingStage {
+    fn apply(&mut self, batch: &mut StoreBatch) {
+        let thread = std::thread::current().name().unwrap_or("?").to_string();
+        let rows = batch.observations.iter().map(|o| (o.device_id.to_string(), o.device_time)).collect();
+        self.seen.lock().unwrap().push((thread, rows));
+        for o in &mut batch.observations {
+            o.ward = Some(Arc::from("staged"));
+        }
+    }
+}
+
+/// The stage runs on conditioned batches (duplicates already gone), where the conditioner runs,
+/// in each device's order, before the sink; a sink that blocks does not hold it up with one
+/// normaliser.
+fn stage_runs_after_conditioning(workers: usize, expected_thread: &str) {
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let (open_tx, gate) = crossbeam_channel::unbounded();
+    let inner = MemorySink::default();
+    let sink = GatedSink { gate, inner: inner.clone() };
+    let config = FlowConfig { queue_capacity: 64, workers, tick: Duration::from_millis(5), ..FlowConfig::default() };
+    let stage = RecordingStage { seen: Arc::clone(&seen) };
+    let pipeline = Pipeline::start_with_stage(
+        config,
+        Normaliser::new(Arc::new(Catalogue::builtin())),
+        Some(Box::new(stage)),
+        sink,
+    )
+    .unwrap();
+    let inlet = pipeline.inlet();
+    for m in 0..10 {
+        let t = T0 + m * S;
+        for device in ["a", "b", "c"] {
+            // Every message twice: the second copy is a duplicate the stage must never see.
+            for _ in 0..2 {
+                inlet.send(IngestBatch { readings: vec![raw(device, "HR", t, t)], dead_letters: vec![] }).unwrap();
+            }
+        }
+    }
+    drop(inlet);
+    if workers == 1 {
+        // The sink is still closed: the normaliser served everything regardless.
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while seen.lock().unwrap().iter().map(|(_, rows)| rows.len()).sum::<usize>() < 30 {
+            assert!(Instant::now() < deadline, "the stage waited for the sink");
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        assert!(inner.rows.lock().unwrap().is_empty(), "the sink has not written yet");
+    }
+    for _ in 0..1000 {
+        let _ = open_tx.send(());
+    }
+    pipeline.shutdown().unwrap();
+
+    let seen = seen.lock().unwrap();
+    assert!(
+        seen.iter().all(|(thread, _)| thread == expected_thread),
+        "{:?}",
+        seen.iter().map(|s| &s.0).collect::<Vec<_>>()
+    );
+    let staged: Vec<(String, i64)> = seen.iter().flat_map(|(_, rows)| rows.clone()).collect();
+    for device in ["a", "b", "c"] {
+        let times: Vec<i64> = staged.iter().filter(|(d, _)| d == device).map(|(_, t)| *t).collect();
+        assert_eq!(times, (0..10).map(|m| T0 + m * S).collect::<Vec<_>>(), "{device}: once each, in order");
+    }
+    let rows = inner.rows.lock().unwrap();
+    assert_eq!(rows.len(), 30);
+    assert!(rows.iter().all(|o| o.ward.as_deref() == Some("staged")), "the sink got the staged batches");
+}
+
+#[test]
+fn with_one_normaliser_the_stage_runs_on_it_and_a_blocked_sink_does_not_delay_it() {
+    stage_runs_after_conditioning(1, "normalise-0");
+}
+
+#[test]
+fn with_two_normalisers_the_stage_runs_on_the_writer_after_conditioning() {
+    stage_runs_after_conditioning(2, "writer");
+}

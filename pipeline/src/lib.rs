@@ -74,7 +74,7 @@ pub use conditioning::{ConditionCounts, Conditioner, ConditioningConfig};
 pub use dead_letter::{DeadLetter, Reason};
 pub use device_quality::{DeviceNumber, Verdict};
 pub use feed::{Feed, FeedError, Journal};
-pub use flow::{DedupSeed, FlowConfig, IngestBatch, Inlet, Pipeline, Sink, SinkError, StoreBatch};
+pub use flow::{BatchStage, DedupSeed, FlowConfig, IngestBatch, Inlet, Pipeline, Sink, SinkError, StoreBatch};
 pub use hot::{HotConfig, HotEntry, HotStore};
 pub use journal::SeqTracker;
 pub use normalise::Normaliser;

@@ -248,6 +248,7 @@ mod tests {
         assert_eq!(pages("received_at"), 1, "one page for the row group's 40,000 rows");
         assert_eq!(pages("value"), 2, "20,000-row pages");
         assert_eq!(pages("time"), 2);
+        assert_eq!(pages("metric"), 2, "filter columns keep small pages");
         assert!(reader.metadata().row_group(0).sorting_columns().is_some());
     }
 }

@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use tokio::task::JoinHandle;
-use wardstream_ingest::serving_sink::AttachStats;
+use wardstream_ingest::serving::AttachStats;
 
 use super::clock::wall_us;
 use super::procstat::{Process, cpu_seconds};

@@ -1,9 +1,11 @@
-//! [`ServingSink`]: the writer thread's last stage before Parquet. It attaches each observation to
-//! its patient (association snapshot, by observation time), makes it visible at once — hot store
-//! for timelines, device board, live stream — and hands the batch to the Parquet store.
+//! [`Serving`]: the pipeline's [`BatchStage`], run on every conditioned batch before it is queued
+//! for the Parquet store. It attaches each observation to its patient (association snapshot, by
+//! observation time) and makes it visible at once — hot store for timelines, device board, live
+//! stream. The pipeline runs it on the thread that conditions (the normaliser, with one), so a
+//! Parquet flush on the writer thread never delays a live reading.
 //!
-//! Design: attaching here, on the single writer thread, means the stored `patient_id` columns and
-//! the live stream see the same snapshot for a batch. Readings remain re-attributable: timelines,
+//! Design: attaching here, once per batch on one thread, means the stored `patient_id` columns
+//! and the live stream see the same snapshot for a batch. Readings remain re-attributable: timelines,
 //! FHIR and SQL read attribution through the *current* snapshot (see [`crate::timeline`]), so a
 //! late transfer corrects them without rewriting files; the stored columns keep the attribution as
 //! known when the reading was written (what DuckDB or Spark reading the files alone see).
@@ -13,7 +15,7 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 
 use tokio::sync::broadcast;
 use wardstream_pipeline::association::attach;
-use wardstream_pipeline::{HotStore, Sink, SinkError, StoreBatch};
+use wardstream_pipeline::{BatchStage, HotStore, StoreBatch};
 
 use crate::api::live::LiveBatch;
 use crate::associations::Associations;
@@ -32,8 +34,7 @@ pub struct AttachStats {
 }
 
 /// See the module docs.
-pub struct ServingSink<S> {
-    inner: S,
+pub struct Serving {
     associations: Arc<Associations>,
     hot: Arc<HotStore>,
     board: Arc<DeviceBoard>,
@@ -41,17 +42,16 @@ pub struct ServingSink<S> {
     stats: Arc<AttachStats>,
 }
 
-impl<S: Sink> ServingSink<S> {
-    /// Wraps `inner` (the Parquet store).
+impl Serving {
+    /// The stage serving into `hot`, `board` and `live`.
     pub fn new(
-        inner: S,
         associations: Arc<Associations>,
         hot: Arc<HotStore>,
         board: Arc<DeviceBoard>,
         live: broadcast::Sender<LiveBatch>,
         stats: Arc<AttachStats>,
-    ) -> ServingSink<S> {
-        ServingSink { inner, associations, hot, board, live, stats }
+    ) -> Serving {
+        Serving { associations, hot, board, live, stats }
     }
 
     fn serve(&self, batch: &mut StoreBatch) {
@@ -81,26 +81,8 @@ impl<S: Sink> ServingSink<S> {
     }
 }
 
-impl<S: Sink> Sink for ServingSink<S> {
-    fn write(&mut self, mut batch: StoreBatch) -> Result<(), SinkError> {
-        self.serve(&mut batch);
-        self.inner.write(batch)
-    }
-
-    fn write_sequenced(&mut self, mut batch: StoreBatch, oldest_seq: Option<u64>) -> Result<(), SinkError> {
-        self.serve(&mut batch);
-        self.inner.write_sequenced(batch, oldest_seq)
-    }
-
-    fn tick(&mut self) -> Result<(), SinkError> {
-        self.inner.tick()
-    }
-
-    fn flush(&mut self) -> Result<(), SinkError> {
-        self.inner.flush()
-    }
-
-    fn oldest_buffered_seq(&self) -> Option<u64> {
-        self.inner.oldest_buffered_seq()
+impl BatchStage for Serving {
+    fn apply(&mut self, batch: &mut StoreBatch) {
+        self.serve(batch);
     }
 }
