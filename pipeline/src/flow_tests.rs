@@ -241,10 +241,13 @@ fn the_shard_of_a_device_is_fixed_and_spreads_devices_over_the_normalisers() {
     assert!(used.iter().all(|&n| n > 50), "{used:?}");
 }
 
+/// Per batch: the thread a stage ran on and the (device, device time) rows it saw.
+type StageLog = Arc<Mutex<Vec<(String, Vec<(String, i64)>)>>>;
+
 /// A stage that records, per batch, the thread it ran on and the rows it saw, and marks the
 /// rows it saw (so the sink shows that it ran before the sink and could change the batch).
 struct RecordingStage {
-    seen: Arc<Mutex<Vec<(String, Vec<(String, i64)>)>>>,
+    seen: StageLog,
 }
 
 impl BatchStage for RecordingStage {
@@ -262,7 +265,7 @@ impl BatchStage for RecordingStage {
 /// in each device's order, before the sink; a sink that blocks does not hold it up with one
 /// normaliser.
 fn stage_runs_after_conditioning(workers: usize, expected_thread: &str) {
-    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen: StageLog = Arc::new(Mutex::new(Vec::new()));
     let (open_tx, gate) = crossbeam_channel::unbounded();
     let inner = MemorySink::default();
     let sink = GatedSink { gate, inner: inner.clone() };
