@@ -1,7 +1,8 @@
 //! [`DeviceBoard`]: every device wardstream has heard from, with when and how much — what
 //! `GET /api/v1/devices` shows beside the registry (bed) and the association (patient).
 //!
-//! Updated by the writer thread once per written batch (one lock per batch, not per reading).
+//! Updated by the pipeline's serving stage (`crate::serving`) once per batch (one lock per batch,
+//! not per reading).
 //! A device is `online` while its last reading arrived less than `online_for` ago.
 
 use std::collections::HashMap;

@@ -146,14 +146,17 @@ async fn a_silent_slave_on_a_shared_rtu_bus_never_stops_the_other_being_polled()
     assert_eq!((fridge.timeouts, fridge.errors, fridge.exceptions), (0, 0, 0), "the fridge never noticed: {fridge:?}");
     assert_eq!(values(&observations, "fridge-1", "temp_storage").len() as u64, fridge.polls);
     assert_eq!(values(&observations, "fridge-1", "door_open").len() as u64, fridge.polls);
-    assert_eq!(
-        values(&observations, "incubator-1", "temp").len() as u64,
-        stats["incubator-1"].readings / 4,
-        "4 points per poll"
-    );
-    for metric in ["humidity_relative", "temp_skin", "heater_on"] {
-        assert_eq!(values(&observations, "incubator-1", metric).len() as u64, stats["incubator-1"].readings / 4);
-    }
+    // The incubator's 4 points are read in more than one request a poll: when the slave falls
+    // silent (or wakes) between two of them, that poll is read in part and what was read is kept,
+    // so the metrics' counts may differ by one for each of the two switches, never more.
+    let per_metric: Vec<u64> = ["temp", "humidity_relative", "temp_skin", "heater_on"]
+        .iter()
+        .map(|metric| values(&observations, "incubator-1", metric).len() as u64)
+        .collect();
+    assert_eq!(per_metric.iter().sum::<u64>(), stats["incubator-1"].readings, "every reading counted is stored once");
+    let (fewest, most) = (per_metric.iter().min().copied(), per_metric.iter().max().copied());
+    assert!(most.zip(fewest).is_some_and(|(most, fewest)| most - fewest <= 2), "per metric: {per_metric:?}");
+    assert!(fewest.is_some_and(|n| n >= 4), "per metric: {per_metric:?}");
     assert!(dead.is_empty(), "a silent slave produces no data, hence no dead letters: {dead:?}");
     assert!(observations.iter().all(|o| o.source.as_str() == "modbus"));
     slave.stop();
