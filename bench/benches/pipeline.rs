@@ -13,16 +13,12 @@
 
 use std::fmt;
 use std::hint::black_box;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use wardstream_bench::dataset::Hospital;
-use wardstream_pipeline::association::{AssociationConfig, AssociationHub, AssociationSnapshot, attach};
-use wardstream_pipeline::{
-    Catalogue, Conditioner, ConditioningConfig, HotConfig, HotStore, Normaliser, Observation, PipelineStats, StoreBatch,
-};
-use wardstream_protocols::senml::{DeviceIdFrom, DeviceIdRule, pack_to_batch};
+use wardstream_bench::stages::{Stages, second_of_packs};
+use wardstream_pipeline::{HotConfig, HotStore, Observation, StoreBatch};
 use wardstream_storage::file::{wide_page_columns, writer_properties};
 use wardstream_storage::file_writer::TableFileWriter;
 use wardstream_storage::{Table, vitals_batch};
@@ -38,51 +34,6 @@ impl fmt::Display for Scenario {
     }
 }
 
-/// The stages the pipeline runs, with their state.
-struct Stages {
-    rule: DeviceIdRule,
-    normaliser: Normaliser,
-    stats: PipelineStats,
-    conditioner: Conditioner,
-    snapshot: Arc<AssociationSnapshot>,
-}
-
-impl Stages {
-    fn new(hospital: &Hospital) -> Stages {
-        let hub = AssociationHub::new(AssociationConfig::default());
-        let summary = hub.replay(hospital.association_events());
-        assert!(summary.rejected.is_empty(), "{:?}", summary.rejected);
-        Stages {
-            rule: DeviceIdRule { from: DeviceIdFrom::Name, topic_level: 2 },
-            normaliser: Normaliser::new(Arc::new(Catalogue::builtin())),
-            stats: PipelineStats::default(),
-            conditioner: Conditioner::new(&ConditioningConfig::default()),
-            snapshot: hub.snapshot(),
-        }
-    }
-
-    /// decode → normalise → condition → attach, into `out`.
-    fn run(&mut self, packs: &[(String, i64)], out: &mut StoreBatch) {
-        for (payload, received_at) in packs {
-            let batch = pack_to_batch(payload.as_bytes(), "wardstream/ward/monitor/vitals", &self.rule, *received_at);
-            self.normaliser.normalise_batch(batch, out, &self.stats);
-        }
-        self.conditioner.condition(out);
-        attach(&self.snapshot, &mut out.observations);
-    }
-}
-
-/// Every monitor's pack of second `s`, with its receive time.
-fn second_of_packs(hospital: &mut Hospital, monitors: u32, s: u64) -> Vec<(String, i64)> {
-    (0..monitors)
-        .map(|i| {
-            let mut text = String::new();
-            let delay = hospital.pack(i, s, &mut text);
-            (text, hospital.publish_time(i, s) + delay)
-        })
-        .collect()
-}
-
 /// The Arrow batch of `rows` in the Parquet writer's file order (device, metric, time).
 fn sorted_batch(rows: &[Observation]) -> arrow::array::RecordBatch {
     let mut view: Vec<&Observation> = rows.iter().collect();
@@ -96,7 +47,7 @@ fn whole_pipeline(c: &mut Criterion) {
     let mut group = c.benchmark_group("pipeline");
     for scenario in [Scenario { monitors: 64 }, Scenario { monitors: 2000 }] {
         let mut hospital = Hospital::new(scenario.monitors, 1_000_000);
-        let mut stages = Stages::new(&hospital);
+        let mut stages = Stages::new(&hospital).unwrap_or_else(|e| panic!("{e}"));
         let mut probe = StoreBatch::default();
         stages.run(&second_of_packs(&mut hospital, scenario.monitors, 0), &mut probe);
         let readings = scenario.monitors as usize * 10;
@@ -139,7 +90,7 @@ fn whole_pipeline(c: &mut Criterion) {
 /// the benches' debug smoke run.)
 fn observations(rows: usize) -> Vec<Observation> {
     let mut hospital = Hospital::new(2000, 1_000_000);
-    let mut stages = Stages::new(&hospital);
+    let mut stages = Stages::new(&hospital).unwrap_or_else(|e| panic!("{e}"));
     let mut rows_out = Vec::with_capacity(rows + 20_000);
     let mut s = 0;
     while rows_out.len() < rows {
@@ -205,7 +156,7 @@ fn hot_store(c: &mut Criterion) {
     let config = HotConfig::default();
     let window_s = if measuring { (config.window / 1_000_000) as u64 } else { 10 };
     let mut hospital = Hospital::new(monitors, 1_000_000);
-    let mut stages = Stages::new(&hospital);
+    let mut stages = Stages::new(&hospital).unwrap_or_else(|e| panic!("{e}"));
     let mut second = |s: u64| {
         let mut out = StoreBatch::default();
         stages.run(&second_of_packs(&mut hospital, monitors, s), &mut out);

@@ -18,7 +18,6 @@
 //! bench/results/hot-store-2000-beds.json`.
 
 use std::process::ExitCode;
-use std::sync::Arc;
 use std::time::Instant;
 
 use anyhow::Context;
@@ -26,11 +25,8 @@ use clap::Parser;
 use serde_json::json;
 use wardstream_bench::dataset::Hospital;
 use wardstream_bench::load::pack::VITALS;
-use wardstream_pipeline::association::{AssociationConfig, AssociationHub, AssociationSnapshot, attach};
-use wardstream_pipeline::{
-    Catalogue, Conditioner, ConditioningConfig, HotConfig, HotEntry, HotStore, Normaliser, PipelineStats, StoreBatch,
-};
-use wardstream_protocols::senml::{DeviceIdFrom, DeviceIdRule, pack_to_batch};
+use wardstream_bench::stages::Stages;
+use wardstream_pipeline::{HotConfig, HotEntry, HotStore, StoreBatch};
 
 /// `hot_rss [OPTIONS]`: fills a real hot store and prints what it cost (JSON).
 #[derive(Debug, Parser)]
@@ -58,42 +54,15 @@ struct Options {
     out: Option<std::path::PathBuf>,
 }
 
-/// The service's stages before the hot store, with their state (as the writer holds them).
-struct Stages {
-    rule: DeviceIdRule,
-    normaliser: Normaliser,
-    stats: PipelineStats,
-    conditioner: Conditioner,
-    snapshot: Arc<AssociationSnapshot>,
-}
-
-impl Stages {
-    fn new(hospital: &Hospital) -> anyhow::Result<Stages> {
-        let hub = AssociationHub::new(AssociationConfig::default());
-        let summary = hub.replay(hospital.association_events());
-        anyhow::ensure!(summary.rejected.is_empty(), "association events rejected: {:?}", summary.rejected);
-        Ok(Stages {
-            rule: DeviceIdRule { from: DeviceIdFrom::Name, topic_level: 2 },
-            normaliser: Normaliser::new(Arc::new(Catalogue::builtin())),
-            stats: PipelineStats::default(),
-            conditioner: Conditioner::new(&ConditioningConfig::default()),
-            snapshot: hub.snapshot(),
-        })
+/// Second `s` of every monitor, decoded, normalised, conditioned and attached: one batch.
+fn second(stages: &mut Stages, hospital: &mut Hospital, s: u64, text: &mut String) -> StoreBatch {
+    let mut out = StoreBatch::default();
+    for i in 0..hospital.devices {
+        let delay = hospital.pack(i, s, text);
+        stages.decode(text.as_bytes(), hospital.publish_time(i, s) + delay, &mut out);
     }
-
-    /// Second `s` of every monitor, decoded, normalised, conditioned and attached: one batch.
-    fn second(&mut self, hospital: &mut Hospital, s: u64, text: &mut String) -> StoreBatch {
-        let mut out = StoreBatch::default();
-        for i in 0..hospital.devices {
-            let delay = hospital.pack(i, s, text);
-            let received_at = hospital.publish_time(i, s) + delay;
-            let batch = pack_to_batch(text.as_bytes(), "wardstream/ward/monitor/vitals", &self.rule, received_at);
-            self.normaliser.normalise_batch(batch, &mut out, &self.stats);
-        }
-        self.conditioner.condition(&mut out);
-        attach(&self.snapshot, &mut out.observations);
-        out
-    }
+    stages.condition_and_attach(&mut out);
+    out
 }
 
 /// A field of `/proc/self/status` in bytes (`VmRSS`, `VmHWM`; 0 where there is none).
@@ -128,7 +97,7 @@ fn run(options: &Options) -> anyhow::Result<serde_json::Value> {
     let mut text = String::new();
     let mut dead_letters = 0usize;
     for s in 0..options.warm_up_seconds {
-        dead_letters += stages.second(&mut hospital, s, &mut text).dead_letters.len();
+        dead_letters += second(&mut stages, &mut hospital, s, &mut text).dead_letters.len();
     }
     let store = HotStore::new(config);
     let rss_before = status_bytes("VmRSS");
@@ -138,7 +107,7 @@ fn run(options: &Options) -> anyhow::Result<serde_json::Value> {
     let mut readings = 0u64;
     let started = Instant::now();
     for s in options.warm_up_seconds..seconds {
-        let batch = stages.second(&mut hospital, s, &mut text);
+        let batch = second(&mut stages, &mut hospital, s, &mut text);
         dead_letters += batch.dead_letters.len();
         let n = batch.observations.len();
         readings += n as u64;
