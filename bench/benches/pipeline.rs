@@ -19,7 +19,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use wardstream_bench::dataset::Hospital;
 use wardstream_bench::stages::{Stages, second_of_packs};
 use wardstream_pipeline::{HotConfig, HotStore, Observation, StoreBatch};
-use wardstream_storage::file::{wide_page_columns, writer_properties};
+use wardstream_storage::file::{column_pages, writer_properties};
 use wardstream_storage::file_writer::TableFileWriter;
 use wardstream_storage::{Table, vitals_batch};
 
@@ -125,7 +125,7 @@ fn arrow_and_parquet(c: &mut Criterion) {
             Vec::with_capacity(1 << 20),
             batch.schema(),
             props.clone(),
-            wide_page_columns(Table::Vitals),
+            column_pages(Table::Vitals),
         )
         .unwrap_or_else(|e| panic!("{e}"));
         writer.write(batch).unwrap_or_else(|e| panic!("{e}"));

@@ -17,11 +17,13 @@
 
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray, StringBuilder};
+use arrow::array::{Array, ArrayRef, AsArray, StringViewArray, StringViewBuilder};
 use arrow::datatypes::{DataType, TimeUnit, TimestampMicrosecondType};
 use datafusion::common::{DataFusionError, Result as DfResult};
 use datafusion::execution::context::SessionConfig;
-use datafusion::logical_expr::{ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, Volatility};
+use datafusion::logical_expr::{
+    ColumnarValue, ScalarFunctionArgs, ScalarUDF, ScalarUDFImpl, Signature, TypeSignature, Volatility,
+};
 use wardstream_pipeline::Micros;
 use wardstream_pipeline::association::{AssociationSnapshot, Attach, Attachment};
 use wardstream_storage::QuerySession;
@@ -74,69 +76,152 @@ impl ScalarUDFImpl for AttributionUdf {
         &self.signature
     }
     fn return_type(&self, _: &[DataType]) -> DfResult<DataType> {
-        Ok(DataType::Utf8)
+        Ok(DataType::Utf8View)
     }
     fn invoke_with_args(&self, args: ScalarFunctionArgs) -> DfResult<ColumnarValue> {
         let arrays = ColumnarValue::values_to_arrays(&args.args)?;
         let (Some(devices), Some(times)) = (arrays.first(), arrays.get(1)) else {
             return Err(DataFusionError::Plan(format!("{} takes (device_id, time)", self.name)));
         };
-        let devices =
-            crate::columns::strings(devices).map_err(|e| DataFusionError::Execution(format!("{}: {e}", self.name)))?;
+        let devices = arrow::compute::cast(devices, &DataType::Utf8View)?;
+        let devices = devices.as_string_view_opt().ok_or_else(|| type_error(self.name, "device_id", "text"))?;
         let times = times
             .as_primitive_opt::<TimestampMicrosecondType>()
             .ok_or_else(|| type_error(self.name, "time", "Timestamp(µs)"))?;
         let snapshot = (self.source)();
-        let mut out = StringBuilder::with_capacity(devices.len(), devices.len() * 8);
+        let mut out = ViewColumn::new(devices.len(), self.field);
         let mut i = 0;
         while i < devices.len() {
             if devices.is_null(i) || times.is_null(i) {
-                out.append_null();
+                out.push(None)?;
                 i += 1;
                 continue;
             }
             let device = devices.value(i);
             let run_end = (i + 1..devices.len())
-                .find(|&j| devices.is_null(j) || times.is_null(j) || devices.value(j) != device)
+                .find(|&j| devices.is_null(j) || times.is_null(j) || !same_device(devices, i, j))
                 .unwrap_or(devices.len());
             if run_end - i == 1 {
-                append(&mut out, attached(snapshot.attach(device, times.value(i))), self.field);
+                out.push(attached(snapshot.attach(device, times.value(i))))?;
             } else {
-                let mut run = DeviceRun::new(&snapshot, device);
-                for j in i..run_end {
-                    append(&mut out, run.at(times.value(j)), self.field);
+                let run = DeviceRun::new(&snapshot, device);
+                let times = &times.values()[i..run_end];
+                let mut j = 0;
+                while let Some(&t) = times.get(j) {
+                    // The answer at `t` holds on [from, until): extend it over the rows after
+                    // `t` that fall there (within a metric the rows are in time order).
+                    let (attachment, from, until) = run.span(t);
+                    let span = times[j + 1..].iter().take_while(|&&u| from <= u && until.is_none_or(|e| u < e)).count();
+                    out.push_n(attachment, span + 1)?;
+                    j += span + 1;
                 }
             }
             i = run_end;
         }
-        Ok(ColumnarValue::Array(Arc::new(out.finish()) as ArrayRef))
+        Ok(ColumnarValue::Array(Arc::new(out.finish()?) as ArrayRef))
     }
 }
 
+/// The function's result as a `Utf8View` column, appended a run at a time: consecutive rows
+/// under one attachment (a device's readings within one association interval) become one
+/// [`StringViewBuilder::try_append_value_n`], which writes the text once (into the view itself
+/// when at most 12 bytes) and repeats its 16-byte view. Building the views by hand and passing
+/// them to `StringViewArray::try_new` would validate every row's UTF-8 again (a third of the
+/// function's time, measured); the builder's views are valid by construction.
+struct ViewColumn<'s> {
+    field: Field,
+    out: StringViewBuilder,
+    /// The attachment of the rows not yet appended, and how many they are.
+    pending: Option<(Option<&'s Attachment>, usize)>,
+}
+
+impl<'s> ViewColumn<'s> {
+    fn new(rows: usize, field: Field) -> ViewColumn<'s> {
+        ViewColumn { field, out: StringViewBuilder::with_capacity(rows), pending: None }
+    }
+
+    fn push(&mut self, attachment: Option<&'s Attachment>) -> DfResult<()> {
+        self.push_n(attachment, 1)
+    }
+
+    fn push_n(&mut self, attachment: Option<&'s Attachment>, rows: usize) -> DfResult<()> {
+        if let Some((current, n)) = &mut self.pending {
+            let same = match (*current, attachment) {
+                (Some(a), Some(b)) => std::ptr::eq(a, b),
+                (None, None) => true,
+                _ => false,
+            };
+            if same {
+                *n += rows;
+                return Ok(());
+            }
+        }
+        self.flush()?;
+        self.pending = Some((attachment, rows));
+        Ok(())
+    }
+
+    fn flush(&mut self) -> DfResult<()> {
+        let Some((attachment, n)) = self.pending.take() else {
+            return Ok(());
+        };
+        match attachment.and_then(|a| value(a, self.field)) {
+            Some(text) => self.out.try_append_value_n(text, n)?,
+            None => (0..n).for_each(|_| self.out.append_null()),
+        }
+        Ok(())
+    }
+
+    fn finish(mut self) -> DfResult<StringViewArray> {
+        self.flush()?;
+        Ok(self.out.finish())
+    }
+}
+
+/// Whether rows `i` and `j` (both valid) hold the same device id: equal views are equal text
+/// (inline text, or the same bytes of the same buffer); unequal views differ when the text is
+/// inline (at most 12 bytes: the view holds all of it, zero-padded as Arrow writes it), else
+/// the text decides. A wrong "different" (a writer that pads otherwise) would only cut a run in
+/// two, each attributed the same way; "same" is never wrong.
+fn same_device(devices: &StringViewArray, i: usize, j: usize) -> bool {
+    let views = devices.views();
+    let (Some(&a), Some(&b)) = (views.get(i), views.get(j)) else {
+        return false;
+    };
+    if a == b {
+        return true;
+    }
+    if (a as u32) <= 12 || (a as u32) != (b as u32) {
+        return false;
+    }
+    devices.value(i) == devices.value(j)
+}
+
 /// A run of readings of one device (the files are sorted by device, then metric, then time):
-/// the device's timeline is looked up once, and the interval found last is tried first. Gives
-/// exactly [`AssociationSnapshot::attach`]'s answer (the intervals do not overlap, so the one
-/// holding `t` is unique).
+/// the device's timeline is looked up once. Gives exactly [`AssociationSnapshot::attach`]'s
+/// answer (the intervals do not overlap, so the one holding `t` is unique).
 struct DeviceRun<'s> {
     timeline: Vec<(Micros, Option<Micros>, Attach<'s>)>,
-    last: usize,
 }
 
 impl<'s> DeviceRun<'s> {
     fn new(snapshot: &'s AssociationSnapshot, device: &str) -> DeviceRun<'s> {
-        DeviceRun { timeline: snapshot.device_timeline(device), last: 0 }
+        DeviceRun { timeline: snapshot.device_timeline(device) }
     }
 
-    /// The attachment in force at `t`: the interval with `start <= t < end` (none: unassociated).
-    fn at(&mut self, t: Micros) -> Option<&'s Attachment> {
-        let holds = |&(start, end, _): &(Micros, Option<Micros>, Attach<'s>)| start <= t && end.is_none_or(|e| t < e);
-        if let Some(entry) = self.timeline.get(self.last).filter(|e| holds(e)) {
-            return attached(entry.2);
+    /// The attachment in force at `t` (the interval with `start <= t < end`; none in a gap)
+    /// and the times `[from, until)` over which that answer holds: the interval, or the gap
+    /// between the intervals around `t` (`until` none: to the end of time).
+    fn span(&self, t: Micros) -> (Option<&'s Attachment>, Micros, Option<Micros>) {
+        let next = self.timeline.partition_point(|&(start, _, _)| start <= t);
+        let next_start = self.timeline.get(next).map(|&(start, _, _)| start);
+        let Some(&(start, end, answer)) = next.checked_sub(1).and_then(|i| self.timeline.get(i)) else {
+            return (None, Micros::MIN, next_start);
+        };
+        match end {
+            Some(end) if t >= end => (None, end, next_start),
+            _ => (attached(answer), start, end),
         }
-        let i = self.timeline.partition_point(|&(start, _, _)| start <= t).checked_sub(1)?;
-        let entry = self.timeline.get(i).filter(|e| holds(e))?;
-        self.last = i;
-        attached(entry.2)
     }
 }
 
@@ -144,13 +229,6 @@ fn attached(answer: Attach<'_>) -> Option<&Attachment> {
     match answer {
         Attach::Attached(a) => Some(a),
         Attach::Conflict(_) | Attach::Unassociated | Attach::UnknownDevice => None,
-    }
-}
-
-fn append(out: &mut StringBuilder, attachment: Option<&Attachment>, field: Field) {
-    match attachment.and_then(|a| value(a, field)) {
-        Some(v) => out.append_value(v),
-        None => out.append_null(),
     }
 }
 
@@ -171,8 +249,12 @@ fn type_error(name: &str, arg: &str, want: &str) -> DataFusionError {
 pub async fn register_attribution(session: &QuerySession, source: SnapshotSource) -> anyhow::Result<()> {
     let ctx = session.context();
     tune(ctx.state_ref().write().config_mut());
-    let signature = Signature::exact(
-        vec![DataType::Utf8, DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()))],
+    let time = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    let signature = Signature::one_of(
+        vec![
+            TypeSignature::Exact(vec![DataType::Utf8View, time.clone()]),
+            TypeSignature::Exact(vec![DataType::Utf8, time]),
+        ],
         Volatility::Stable,
     );
     for (name, field) in [

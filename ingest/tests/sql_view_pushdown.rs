@@ -187,6 +187,83 @@ async fn attribution_functions_answer_as_attach_for_readings_in_any_order() {
     assert_eq!(strings(&out, 1), vec![None; 10], "device associations name no bed");
 }
 
+/// Rows as the files hold them (runs of one device, within it runs of a metric in time order,
+/// time starting over at each metric) over timelines with gaps, back-to-back intervals, an
+/// open end and an overlap (a conflict: nobody), with rows exactly on the interval bounds, for
+/// ids inline in a view (≤ 12 bytes) and
+/// longer: `patient_at` and `encounter_at` answer exactly as `attach` for every row, in
+/// `Utf8` and `Utf8View` input, and in batches cut anywhere.
+#[tokio::test]
+async fn attribution_over_spans_of_sorted_runs_matches_attach_row_by_row() {
+    let (dir, _) = data();
+    let hub = Arc::new(AssociationHub::new(AssociationConfig::default()));
+    let devices = ["d-1", "bedside-monitor-0002", "d-3", "bedside-monitor-0004", "d-5"];
+    let mut seed: u64 = 0x5eed;
+    let mut next = move |n: i64| {
+        seed = seed.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+        ((seed >> 33) as i64).rem_euclid(n)
+    };
+    for (d, device) in devices.iter().enumerate() {
+        // Intervals of 3–12 minutes, separated by gaps of 0–4 minutes; the last one open.
+        let mut start = T0 - 5 * MINUTE + next(3) * MINUTE;
+        for k in 0..4 {
+            let end = start + (3 + next(10)) * MINUTE;
+            let open = k == 3;
+            associate(&hub, &format!("{device}-{k}"), device, &format!("P{d}-{k}"), start, (!open).then_some(end));
+            start = end + next(5) * MINUTE;
+        }
+    }
+    // d-3 also gets an overlapping association: a conflict while both hold.
+    associate(&hub, "d-3-x", "d-3", "PX", T0 + 4 * MINUTE, Some(T0 + 9 * MINUTE));
+    let mut rows: Vec<(String, i64)> = Vec::new();
+    for device in devices {
+        for _metric in 0..3 {
+            let mut t = T0 - 10 * MINUTE;
+            while t < T0 + 70 * MINUTE {
+                rows.push((device.to_owned(), t));
+                // Often to the next whole minute (where intervals start and end), else a bit on.
+                t += if next(3) == 0 { MINUTE - t.rem_euclid(MINUTE) } else { 1 + next(40_000_000) };
+            }
+        }
+    }
+    let s = session(&dir, &hub).await;
+    let utc = DataType::Timestamp(TimeUnit::Microsecond, Some("UTC".into()));
+    for text in [DataType::Utf8, DataType::Utf8View] {
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("device_id", text.clone(), true),
+            Field::new("time", utc.clone(), true),
+        ]));
+        let mut batches = Vec::new();
+        let mut offset = 0;
+        while offset < rows.len() {
+            let n = (1 + next(700) as usize).min(rows.len() - offset);
+            let chunk = &rows[offset..offset + n];
+            let ids: Arc<dyn Array> = Arc::new(chunk.iter().map(|r| Some(r.0.as_str())).collect::<StringArray>());
+            let ids = arrow::compute::cast(&ids, &text).unwrap();
+            let times = chunk.iter().map(|r| Some(r.1)).collect::<TimestampMicrosecondArray>().with_timezone("UTC");
+            batches.push(RecordBatch::try_new(Arc::clone(&schema), vec![ids, Arc::new(times)]).unwrap());
+            offset += n;
+        }
+        let table = MemTable::try_new(Arc::clone(&schema), vec![batches]).unwrap();
+        s.context().deregister_table("readings").unwrap();
+        s.context().register_table("readings", Arc::new(table)).unwrap();
+        let out =
+            s.sql("SELECT patient_at(device_id, time), encounter_at(device_id, time) FROM readings").await.unwrap();
+        let (patients, encounters) = (strings(&out, 0), strings(&out, 1));
+        assert_eq!(patients.len(), rows.len());
+        let mut attached = 0;
+        for (i, (device, t)) in rows.iter().enumerate() {
+            let want = expected(&hub, device, *t);
+            assert_eq!(patients[i], want, "{device} at {t} ({text})");
+            assert_eq!(encounters[i], want.as_ref().map(|p| format!("ENC-{p}")));
+            attached += usize::from(want.is_some());
+        }
+        // Every kind of answer occurs: attached, in a gap or before the first interval, conflict.
+        assert!(attached > rows.len() / 2 && attached < rows.len(), "{attached} of {}", rows.len());
+        assert!(matches!(hub.snapshot().attach("d-3", T0 + 5 * MINUTE), Attach::Conflict(_)));
+    }
+}
+
 /// The physical plan of `sql`, as `EXPLAIN` prints it.
 fn physical_plan(batches: &[RecordBatch]) -> String {
     let kinds = strings(batches, 0);

@@ -16,7 +16,7 @@ use parquet::file::properties::{EnabledStatistics, WriterProperties};
 use parquet::schema::types::ColumnPath;
 
 use crate::error::{Error, Result};
-use crate::file_writer::TableFileWriter;
+use crate::file_writer::{ColumnPages, PageRows, TableFileWriter};
 use crate::layout::{sync_dir, temp_name};
 use crate::schema::Table;
 
@@ -41,16 +41,24 @@ pub fn sort_columns(table: Table) -> &'static [&'static str] {
     }
 }
 
-/// The columns of a table's files written with pages as large as their row group (see
-/// [`file_writer`](crate::file_writer)): `vitals.received_at`, which analysts rarely filter
-/// or read and which compresses to a third with the repeats page-wise compression misses.
-/// `dead_letters` are read by `received_at`, so its pages stay small for pruning.
-pub fn wide_page_columns(table: Table) -> &'static [&'static str] {
+/// The columns of a table's files whose pages are cut at another row count than the table's
+/// (see [`file_writer`](crate::file_writer)): `vitals.received_at` in whole-row-group pages
+/// (rarely filtered or read; compresses to a third with the repeats page-wise compression
+/// misses), `vitals.metric` in pages of [`METRIC_PAGE_ROWS`] (the filter of most analyst
+/// queries; its page statistics then skip the other metrics' runs). `dead_letters` are read by
+/// `received_at`, so its pages stay small for pruning.
+pub fn column_pages(table: Table) -> &'static [ColumnPages] {
     match table {
-        Table::Vitals => &["received_at"],
+        Table::Vitals => &[
+            ColumnPages { column: "received_at", rows: PageRows::WholeRowGroup },
+            ColumnPages { column: "metric", rows: PageRows::AtMost(METRIC_PAGE_ROWS) },
+        ],
         Table::DeadLetters => &[],
     }
 }
+
+/// Rows per page of `vitals.metric` (see [`column_pages`]).
+pub const METRIC_PAGE_ROWS: usize = 2_048;
 
 /// Writer properties of a table's files as the writer flushes them (zstd level
 /// [`WRITER_ZSTD_LEVEL`]); see [`writer_properties_at_level`].
@@ -84,7 +92,7 @@ pub fn writer_properties_at_level(table: Table, row_group_rows: usize, zstd_leve
             // value costs the jitter's bits. Split into byte streams, the high bytes are long
             // runs and zstd finds the repeats of the low ones (the readings of one message share
             // it, and sorted by metric they recur as whole sequences — within one page, hence
-            // its whole-row-group pages, `wide_page_columns`): DELTA 0.84, PLAIN 0.41,
+            // its whole-row-group pages, `column_pages`): DELTA 0.84, PLAIN 0.41,
             // BYTE_STREAM_SPLIT 0.33 bytes per reading on BENCHMARKS.md's 10 M set.
             arrow::datatypes::DataType::Timestamp(..) if field.name() == "received_at" => {
                 Some(Encoding::BYTE_STREAM_SPLIT)
@@ -143,7 +151,7 @@ pub fn write_atomically(
 }
 
 fn encode(file: File, batch: &RecordBatch, props: WriterProperties, table: Table, temp: &Path) -> Result<()> {
-    let mut writer = TableFileWriter::try_new(file, batch.schema(), props, wide_page_columns(table))?;
+    let mut writer = TableFileWriter::try_new(file, batch.schema(), props, column_pages(table))?;
     writer.write(batch)?;
     let file = writer.into_inner()?;
     file.sync_all().map_err(|e| Error::io(temp, e))

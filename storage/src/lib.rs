@@ -64,6 +64,7 @@ pub mod association_log;
 pub mod batch;
 pub mod compaction;
 pub mod config;
+pub mod date_trunc;
 pub mod error;
 pub mod file;
 pub mod file_writer;

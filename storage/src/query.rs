@@ -2,7 +2,9 @@
 //!
 //! Both tables are registered as listing tables over their directories, with the explicit
 //! schemas of [`schema`](crate::schema) (never inferred, so empty tables work and every file
-//! is read with the same types) and the hive partition column `date` as Utf8. `vitals` is a
+//! is read with the same types; text columns as `Utf8View`, see [`read_schema`]) and the hive
+//! partition column `date` as Utf8. `date_trunc` is [`crate::date_trunc`]'s (DataFusion's,
+//! with integer arithmetic for UTC timestamps). `vitals` is a
 //! view over its listing table that returns `source_value` as `COALESCE(source_value, value)`:
 //! the files leave it null where it equals `value` (see [`schema`](crate::schema)), and SQL
 //! users see the value as sent either way.
@@ -21,6 +23,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::RecordBatch;
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use datafusion::catalog::TableProvider;
 use datafusion::catalog::view::ViewTable;
 use datafusion::common::Column;
@@ -66,6 +69,7 @@ impl QuerySession {
         let state =
             SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
         let ctx = SessionContext::new_with_state(state);
+        crate::date_trunc::register(&ctx);
         for table in Table::ALL {
             let listing: Arc<dyn TableProvider> = Arc::new(listing_table(&data_dir, table)?);
             let provider = match table {
@@ -151,8 +155,26 @@ fn listing_table(data_dir: &Path, table: Table) -> Result<ListingTable> {
     let options = ListingOptions::new(Arc::new(ParquetFormat::default()))
         .with_file_extension(PARQUET_EXTENSION)
         .with_table_partition_cols(vec![(PARTITION_COLUMN.to_string(), arrow::datatypes::DataType::Utf8)]);
-    let config = ListingTableConfig::new(url).with_listing_options(options).with_schema(table.file_schema());
+    let config =
+        ListingTableConfig::new(url).with_listing_options(options).with_schema(read_schema(&table.file_schema()));
     Ok(ListingTable::try_new(config)?)
+}
+
+/// The schema the query session reads a table's files with: the file schema with every text
+/// column as `Utf8View`. The Parquet reader then builds a dictionary-encoded column's values
+/// as views into the page's dictionary (no copy of the text per row), and filters, grouping and
+/// joins on short text (`metric`, `device_id`, `bed`: at most 12 bytes, held inside the view)
+/// compare and hash 16-byte views instead of following offsets.
+pub fn read_schema(file_schema: &Schema) -> SchemaRef {
+    let fields: Vec<Field> = file_schema
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 => f.as_ref().clone().with_data_type(DataType::Utf8View),
+            _ => f.as_ref().clone(),
+        })
+        .collect();
+    Arc::new(Schema::new_with_metadata(fields, file_schema.metadata().clone()))
 }
 
 #[cfg(test)]

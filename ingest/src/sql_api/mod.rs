@@ -366,6 +366,7 @@ impl SqlEngine {
         let state =
             SessionStateBuilder::new().with_config(config).with_runtime_env(runtime).with_default_features().build();
         let ctx = SessionContext::new_with_state(state);
+        wardstream_storage::date_trunc::register(&ctx);
         let tables = match access {
             SqlAccess::Identified => &self.inner.identified,
             SqlAccess::Deidentified => self.inner.deidentified.as_ref().ok_or(SqlError::Unavailable)?,

@@ -7,8 +7,8 @@
 //! files, and compaction recovery (which holds the compaction lock) removes only its own.
 //! Neither ends in `.parquet`, so no listing table, DuckDB glob or pyarrow dataset reads them.
 //! Files are written with the writer's [`writer_properties_at_level`] (ZSTD at the compaction
-//! level, statistics, sorting columns, encodings) through [`TableFileWriter`] (whole-row-group
-//! pages for [`wide_page_columns`]) and cut at `max_rows_per_file` rows.
+//! level, statistics, sorting columns, encodings) through [`TableFileWriter`] (the page
+//! sizes of [`column_pages`]) and cut at `max_rows_per_file` rows.
 
 use std::fs::{self, File};
 use std::path::{Path, PathBuf};
@@ -17,7 +17,7 @@ use arrow::array::RecordBatch;
 use parquet::file::properties::WriterProperties;
 use wardstream_pipeline::{Clock, SystemClock};
 
-use crate::file::{wide_page_columns, writer_properties_at_level};
+use crate::file::{column_pages, writer_properties_at_level};
 use crate::file_writer::TableFileWriter;
 use crate::layout::{FileNamer, sync_dir};
 use crate::schema::Table;
@@ -109,12 +109,8 @@ impl StagedOutputs {
         let file =
             File::options().write(true).create_new(true).open(&path).map_err(|e| CompactionError::io(&path, e))?;
         self.created.push(path);
-        let writer = TableFileWriter::try_new(
-            file,
-            self.table.file_schema(),
-            self.props.clone(),
-            wide_page_columns(self.table),
-        )?;
+        let writer =
+            TableFileWriter::try_new(file, self.table.file_schema(), self.props.clone(), column_pages(self.table))?;
         Ok(OpenFile { writer, name, rows: 0 })
     }
 
