@@ -7,13 +7,17 @@
 //! written `unassociated` and attached later keeps that flag: it records what was known then).
 //!
 //! Functions registered: `patient_at(device_id, time)`, `encounter_at(…)`, `ward_at(…)`,
-//! `bed_at(…)` (Utf8, null when not attached: unknown device, no association, or a conflict).
+//! `bed_at(…)` (`Utf8View`, as the session reads the stored text columns; null when not
+//! attached: unknown device, no association, or a conflict). They take the device id as `Utf8`
+//! or `Utf8View`.
 //!
 //! Speed: the functions are `Stable` (one snapshot per call, no side effects), so DataFusion
 //! pushes filters through the view and evaluates them inside the Parquet scan ([`tune`]): a
 //! filter on a stored column (`metric = 'heart_rate'`) keeps rows before any attribution is
 //! computed. A call resolves runs of one device's readings (the files are sorted by device)
-//! against that device's timeline, fetched once per run, instead of a hash lookup per row.
+//! against that device's timeline, fetched once per run; within a run the answer at a row holds
+//! over an interval (or the gap between two), and the following rows inside it take it without
+//! a lookup. The result is appended a run of equal answers at a time (`ViewColumn`).
 
 use std::sync::Arc;
 
