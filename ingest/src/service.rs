@@ -3,8 +3,9 @@
 //! Start: Parquet store and query session → association store (log replayed, configured device
 //! placements recorded) → write-ahead log (records after the checkpoint recovered, de-duplication
 //! seeded from Parquet) → hot path (normaliser and writer threads; attach + hot store + live
-//! stream as the pipeline's [`Serving`] stage, in front of Parquet) → WAL replay into the hot path → HTTP API → ADT listener → MQTT
-//! drivers (acknowledging after the WAL fsync) → WAL checkpointer and retention.
+//! stream as the pipeline's [`Serving`] stage, in front of Parquet) → WAL replay into the hot
+//! path → HTTP API → ADT listener → MQTT drivers (acknowledging after the WAL fsync) → WAL
+//! checkpointer and retention.
 //!
 //! Stop: drivers disconnect (pending acks sent), the ADT listener and the API stop, the hot path
 //! drains and the store writes every buffered row to Parquet, a last WAL checkpoint. When

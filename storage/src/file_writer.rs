@@ -223,7 +223,9 @@ mod tests {
     use crate::schema::Table;
     use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
     use parquet::file::reader::{FileReader, SerializedFileReader};
-    use wardstream_pipeline::{Catalogue, Flags, Observation, Source};
+    use wardstream_pipeline::{Catalogue, Observation};
+
+    use crate::compaction::test_support::{MAY_1, obs};
 
     fn observations(devices: usize, seconds: i64) -> Vec<Observation> {
         let catalogue = Catalogue::builtin();
@@ -232,23 +234,13 @@ mod tests {
         for d in 0..devices {
             for s in 0..seconds {
                 for (m, name) in metrics.iter().enumerate() {
-                    let time = 1_714_521_600_000_000 + s * 1_000_000;
+                    let time = MAY_1 + s * 1_000_000;
+                    let base = obs(&format!("m-{d}"), time, (60 + (s + m as i64) % 7) as f64);
                     out.push(Observation {
-                        time,
-                        device_time: time,
                         received_at: time + 2_000 + (s * 7_919 % 28_000),
-                        device_id: Arc::from(format!("m-{d}").as_str()),
                         metric: Arc::clone(catalogue.by_name(name).unwrap()),
-                        value: (60 + (s + m as i64) % 7) as f64,
                         source_name: (*name).into(),
-                        source_value: (60 + (s + m as i64) % 7) as f64,
-                        source_unit: None,
-                        flags: Flags::NONE,
-                        patient_id: None,
-                        encounter_id: None,
-                        ward: None,
-                        bed: None,
-                        source: Source::Mqtt,
+                        ..base
                     });
                 }
             }
@@ -297,18 +289,18 @@ mod tests {
         let reader = SerializedFileReader::new_with_options(file, options).unwrap();
         let offsets = reader.metadata().offset_index().unwrap();
         let schema = reader.metadata().file_metadata().schema_descr();
-        let pages = |name: &str| {
+        let locations = |name: &str| {
             let i = (0..schema.num_columns()).find(|&i| schema.column(i).path().string() == name).unwrap();
-            offsets[0][i].page_locations().len()
+            offsets[0][i].page_locations()
         };
+        let pages = |name: &str| locations(name).len();
         assert_eq!(pages("received_at"), 1, "one page for the row group's 40,000 rows");
         assert_eq!(pages("value"), 2, "20,000-row pages");
         assert_eq!(pages("time"), 2);
         assert_eq!(pages("device_id"), 2, "the other columns keep the table's pages");
         // parquet-rs cuts a page once a 1,024-row write batch takes it to 2,048 rows or more;
         // the 7,000-row batches end in 856-row write batches, so a page holds 2,048–2,904 rows.
-        let i = (0..schema.num_columns()).find(|&i| schema.column(i).path().string() == "metric").unwrap();
-        let starts: Vec<i64> = offsets[0][i].page_locations().iter().map(|p| p.first_row_index).collect();
+        let starts: Vec<i64> = locations("metric").iter().map(|p| p.first_row_index).collect();
         let sizes: Vec<i64> =
             starts.windows(2).map(|w| w[1] - w[0]).chain([40_000 - starts[starts.len() - 1]]).collect();
         assert_eq!(sizes.iter().sum::<i64>(), 40_000);

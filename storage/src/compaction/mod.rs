@@ -73,7 +73,7 @@ mod recovery_tests;
 #[cfg(test)]
 mod sort_order_tests;
 #[cfg(test)]
-mod test_support;
+pub(crate) mod test_support;
 
 use std::fs;
 use std::path::{Path, PathBuf};
